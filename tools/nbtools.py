@@ -23,9 +23,11 @@ Widget state is never saved.
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import re
+import shutil
 import sys
 import tempfile
 import time
@@ -78,6 +80,7 @@ def kernel_env(strict: bool = False) -> dict[str, str]:
     """Environment for executing chapters: offline guard in the kernel, fixed threads, optional strict checks."""
     env = dict(os.environ)
     ipdir = Path(tempfile.mkdtemp(prefix="bertlab-ipython-"))
+    atexit.register(shutil.rmtree, ipdir, True)  # removed when this process exits
     startup = ipdir / "profile_default" / "startup"
     startup.mkdir(parents=True)
     (startup / "00-bertlab-offline.py").write_text("import bertlab._offline as _o\n_o.install()\ndel _o\n")
