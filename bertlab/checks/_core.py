@@ -127,9 +127,16 @@ def strict_mode() -> bool:
 
 
 def _snapshot(obj: Any) -> Any:
-    """A deep copy used to detect in-place mutation of inputs."""
+    """A deep copy used to detect in-place mutation of inputs (random generators are meant to change)."""
+    import random
+
+    if isinstance(obj, (random.Random, np.random.Generator, np.random.RandomState)):
+        return None
     try:
         import torch
+
+        if isinstance(obj, torch.Generator):
+            return None
 
         if isinstance(obj, torch.Tensor):
             return obj.detach().clone()

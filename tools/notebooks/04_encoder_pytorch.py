@@ -373,7 +373,7 @@ model_view(one, tokens, include_layers=[0, layer, 5])
 #   hidden states, pooler and all 72 attention maps of a padded batch.
 # - Outputs are dataclasses: unpack by name (`out.pooler_output`), never `_, pooled = model(...)`.
 # - Mean-pooled, normalised MiniLM vectors give sentence similarity; some heads specialise in the
-#   previous/next token, others rest on [SEP].
+#   previous/next token or [CLS]; the [SEP] "no-op" heads reported for BERT-base are weak in this model.
 #
 # **Going further:** `benchmarks/encoder_throughput.py` compares our encoder's speed with transformers'.
 # Chapter 05 pre-trains a small BERT of this exact architecture from scratch with MLM and NSP.
