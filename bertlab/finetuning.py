@@ -4,9 +4,15 @@ Everything here is framework-light and independent of any checkpoint, so it is t
 """
 from __future__ import annotations
 
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
 import numpy as np
 import torch
 from torch import nn
+from tqdm.auto import tqdm
 
 IGNORE_INDEX = -100  # label value that torch.nn.CrossEntropyLoss skips
 
@@ -156,3 +162,193 @@ def tokenize_words(tokenizer, words: list[str], max_length: int | None = None) -
     if max_length is not None and len(pieces) + 1 > max_length:
         pieces, word_ids = pieces[: max_length - 1], word_ids[: max_length - 1]
     return pieces + ["[SEP]"], word_ids + [None]
+
+
+# ----------------------------------------------------------------------------- encoding and training
+def encode_sentences(tokenizer, texts: Sequence[str], labels: Sequence[int] | np.ndarray,
+                     max_length: int = 64) -> dict[str, torch.Tensor]:
+    """Sentences and their class labels → padded tensors: input_ids, token_type_ids, attention_mask (N, T),
+    labels (N,).  Padding is to the longest sentence (≤ max_length); batches are trimmed again later."""
+    labels = np.asarray(labels)
+    if len(texts) != len(labels):
+        raise ValueError(f"encode_sentences: {len(texts)} texts but {len(labels)} labels")
+    enc = tokenizer.encode_batch(list(texts), max_length=max_length)
+    enc["labels"] = torch.as_tensor(labels, dtype=torch.long)
+    return enc
+
+
+def encode_tagged(tokenizer, sentences: Sequence[Sequence[str]], tags: Sequence[Sequence[int]],
+                  max_length: int = 96) -> dict[str, torch.Tensor]:
+    """Pre-split words and one tag id per word → padded tensors with labels (N, T) aligned to word pieces
+    by :func:`align_labels` (first piece labelled, the rest and the specials -100).  Also ``word_ids``
+    (a list of lists) so predictions can be mapped back to words."""
+    if len(sentences) != len(tags):
+        raise ValueError(f"encode_tagged: {len(sentences)} sentences but {len(tags)} tag sequences")
+    rows, all_word_ids = [], []
+    for n, (words, word_tags) in enumerate(zip(sentences, tags)):
+        if len(words) != len(word_tags):
+            raise ValueError(f"encode_tagged: sentence {n} has {len(words)} words but {len(word_tags)} tags")
+        pieces, word_ids = tokenize_words(tokenizer, list(words), max_length)
+        rows.append((tokenizer.convert_tokens_to_ids(pieces), align_labels(word_ids, list(word_tags))))
+        all_word_ids.append(word_ids)
+    longest = max(len(ids) for ids, _ in rows)
+    pad = tokenizer.pad_id
+    out = {
+        "input_ids": torch.tensor([ids + [pad] * (longest - len(ids)) for ids, _ in rows]),
+        "attention_mask": torch.tensor([[1] * len(ids) + [0] * (longest - len(ids)) for ids, _ in rows]),
+        "labels": torch.tensor([lab + [IGNORE_INDEX] * (longest - len(lab)) for _, lab in rows]),
+    }
+    out["token_type_ids"] = torch.zeros_like(out["input_ids"])
+    out["word_ids"] = all_word_ids
+    return out
+
+
+MODEL_INPUTS = ("input_ids", "token_type_ids", "attention_mask")
+
+
+def _batch(data: dict, idx: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Rows ``idx`` of every tensor, trimmed to the longest real sequence in the batch (saves compute)."""
+    length = int(data["attention_mask"][idx].sum(1).max())
+    return {k: data[k][idx, :length] if data[k].ndim == 2 else data[k][idx]
+            for k in (*MODEL_INPUTS, "labels") if k in data}
+
+
+@torch.no_grad()
+def predict_logits(model: nn.Module, data: dict, batch_size: int = 128) -> torch.Tensor:
+    """Logits of a classifier on encoded data: (N, C) for sentences, (N, T, C) for tokens (eval mode)."""
+    was_training = model.training
+    model.eval()
+    n, width = len(data["input_ids"]), data["input_ids"].shape[1]
+    out = []
+    for start in range(0, n, batch_size):
+        b = _batch(data, torch.arange(start, min(n, start + batch_size)))
+        logits = model(**{k: b[k] for k in MODEL_INPUTS}).logits
+        if logits.ndim == 3:  # token logits: pad back to the common width so batches concatenate
+            logits = nn.functional.pad(logits, (0, 0, 0, width - logits.shape[1]))
+        out.append(logits)
+    model.train(was_training)
+    return torch.cat(out)
+
+
+def classification_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy for (B, C) logits with (B,) labels, or (B, T, C) with (B, T) labels (-100 skipped)."""
+    return nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1),
+                                       ignore_index=IGNORE_INDEX)
+
+
+@dataclass
+class FineTuneResult:
+    """What :func:`fine_tune` did: per-step losses, per-evaluation validation scores, the best one."""
+
+    losses: list[float] = field(default_factory=list)
+    val_scores: list[tuple[int, float]] = field(default_factory=list)  # (step, score)
+    best_step: int = 0
+    best_score: float = float("nan")
+    steps: int = 0
+    seconds: float = 0.0
+    stopped_early: bool = False
+
+
+def fine_tune(model: nn.Module, train: dict, val: dict | None = None, *, epochs: float = 3.0, lr: float = 5e-5,
+              batch_size: int = 32, weight_decay: float = 0.01, warmup: float = 0.1, clip: float = 1.0,
+              evals_per_epoch: int = 1, patience: int | None = 2, score: Callable[[torch.Tensor, dict], float] | None = None,
+              seed: int = 0, progress: bool = False, loss_fn: Callable | None = None) -> FineTuneResult:
+    """Fine-tune ``model`` (a sequence or token classifier) in place, BERT's recipe:
+
+    AdamW with no decay on biases/LayerNorm (:func:`no_decay_groups`), linear warm-up over ``warmup`` of the
+    steps then linear decay to 0, gradient clipping, shuffled mini-batches.  With ``val`` it evaluates
+    ``score(val_logits, val)`` (default: accuracy) ``evals_per_epoch`` times per epoch, keeps the best
+    weights, stops after ``patience`` evaluations without improvement and restores the best weights.
+    ``loss_fn(logits, batch) -> loss`` replaces cross-entropy (e.g. distillation).  Leaves eval mode.
+    """
+    n = len(train["input_ids"])
+    if n == 0:
+        raise ValueError("fine_tune: the training set is empty")
+    steps_per_epoch = math.ceil(n / batch_size)
+    total = max(1, round(epochs * steps_per_epoch))
+    eval_every = max(1, steps_per_epoch // max(1, evals_per_epoch))
+    score = score or accuracy_score
+    gen = torch.Generator().manual_seed(seed)
+    torch.manual_seed(seed)  # dropout masks
+    opt = torch.optim.AdamW(no_decay_groups(model, weight_decay), lr=lr)
+    sched = warmup_linear_schedule(opt, int(warmup * total), total)
+    result, best_state, bad, order = FineTuneResult(), None, 0, torch.empty(0, dtype=torch.long)
+    t0 = time.perf_counter()
+    bar = tqdm(total=total, desc="fine-tuning", disable=not progress, leave=False)
+    model.train()
+    for step in range(1, total + 1):
+        if len(order) < batch_size:
+            order = torch.cat([order, torch.randperm(n, generator=gen)])
+        idx, order = order[:batch_size], order[batch_size:]
+        b = _batch(train, idx)
+        logits = model(**{k: b[k] for k in MODEL_INPUTS}).logits
+        loss = loss_fn(logits, b, idx) if loss_fn is not None else classification_loss(logits, b["labels"])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if clip:
+            nn.utils.clip_grad_norm_(model.parameters(), clip)
+        opt.step()
+        sched.step()
+        result.losses.append(loss.item())
+        bar.update(1)
+        if val is not None and (step % eval_every == 0 or step == total):
+            s = score(predict_logits(model, val), val)
+            model.train()
+            result.val_scores.append((step, s))
+            bar.set_postfix(val=f"{s:.3f}")
+            if best_state is None or s > result.best_score:
+                result.best_score, result.best_step, bad = s, step, 0
+                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            else:
+                bad += 1
+                if patience is not None and bad >= patience:
+                    result.stopped_early = True
+                    break
+    bar.close()
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    result.steps, result.seconds = len(result.losses), time.perf_counter() - t0
+    model.eval()
+    return result
+
+
+def accuracy_score(logits: torch.Tensor, data: dict) -> float:
+    """Share of (non -100) labels whose arg-max prediction is right."""
+    labels = data["labels"]
+    keep = labels != IGNORE_INDEX
+    return float((logits.argmax(-1)[keep] == labels[keep]).float().mean())
+
+
+def freeze_encoder(model: nn.Module) -> nn.Module:
+    """Linear probe: freeze everything but the classifier head (``model.classifier``)."""
+    for name, p in model.named_parameters():
+        p.requires_grad = name.startswith("classifier.")
+    return model
+
+
+def mean_pooled_features(encoder: nn.Module, data: dict, batch_size: int = 128) -> torch.Tensor:
+    """Frozen sentence features (N, H): the mean of the last hidden states over real tokens."""
+    feats = []
+    with torch.no_grad():
+        for start in range(0, len(data["input_ids"]), batch_size):
+            b = _batch(data, torch.arange(start, min(len(data["input_ids"]), start + batch_size)))
+            h = encoder(**{k: b[k] for k in MODEL_INPUTS}).last_hidden_state  # (B, T, H)
+            m = b["attention_mask"].unsqueeze(-1).float()  # (B, T, 1)
+            feats.append((h * m).sum(1) / m.sum(1))
+    return torch.cat(feats)
+
+
+def word_predictions(logits: torch.Tensor, word_ids: Sequence[Sequence[int | None]]) -> list[list[int]]:
+    """Token logits (N, T, C) → one predicted class per word: the prediction at each word's first piece
+    (the piece that carried the label in training).  Words cut off by truncation are predicted 0 ("O")."""
+    pred = logits.argmax(-1)  # (N, T)
+    out = []
+    for row, ids in zip(pred.tolist(), word_ids):
+        n_words = max((w for w in ids if w is not None), default=-1) + 1
+        words, previous = [0] * n_words, None
+        for t, w in enumerate(ids):
+            if w is not None and w != previous:
+                words[w] = row[t]
+            previous = w
+        out.append(words)
+    return out
