@@ -171,16 +171,16 @@ def to_markdown(results: dict) -> str:
     """The learning-curve table: one row per learner, one column per number of labels."""
     sizes = results["sizes"]
     lines = ["# Chapter 06 — what pre-training buys, and when", "",
-             f"Command: `{results['command']}` · seed {results['seed']} · {results['threads']} thread(s) · "
+             f"Command: `{results['command']}` · seed {results['seed']} · "
              f"torch {results['torch']} · test split {results['n_test']} sentences", "",
-             "Test accuracy (macro F1) [training seconds] by number of labelled training sentences:", "",
+             "Test accuracy (macro F1) [training seconds, threads] by number of labelled training sentences:", "",
              "| learner | " + " | ".join(sizes) + " |", "|---|" + "---|" * len(sizes)]
     for name, row in results["rows"].items():
         cells = []
         for s in sizes:
             r = row.get(s)
             cells.append("—" if r is None else f"{100 * r['accuracy']:.1f}% ({100 * r['macro_f1']:.1f}) "
-                                               f"[{r['train_seconds']:.0f} s]")
+                                               f"[{r['train_seconds']:.0f} s, {r.get('threads', '?')}]")
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
@@ -261,10 +261,15 @@ def main(argv: list[str] | None = None) -> int:
                "seed": args.seed, "threads": args.threads, "torch": torch.__version__, "machine": platform.machine(),
                "n_train": len(train[0]), "n_val": len(val[0]), "n_test": len(test[0]), "sizes": args.sizes,
                "rows": {}}
-    if args.out.exists():  # resume: keep rows already measured with the same settings
+    if args.out.exists():  # resume: keep rows already measured with the same seed (each row records its threads)
         old = json.loads(args.out.read_text())
-        if old.get("seed") == args.seed and old.get("threads") == args.threads:
+        if old.get("seed") == args.seed:
             results["rows"] = old.get("rows", {})
+            for row in results["rows"].values():
+                for r in row.values():
+                    r.setdefault("threads", old.get("threads"))
+            if old.get("command") != results["command"]:
+                results["command"] = f"{old.get('command')}; then {results['command']}"
     features = None
     t_all = time.perf_counter()
     for name in args.models:
@@ -282,7 +287,7 @@ def main(argv: list[str] | None = None) -> int:
                 r = run_probe(features, idx, val[1], test[1])
             else:
                 r = run_finetune(name, n, sub, val, test, args.seed, not args.no_progress)
-            results["rows"].setdefault(name, {})[s] = r
+            results["rows"].setdefault(name, {})[s] = {**r, "threads": args.threads}
             print(f"{name:>13} n={s:>5}: test accuracy {100 * r['accuracy']:.1f}%  macro F1 {100 * r['macro_f1']:.1f}"
                   f"  ({time.perf_counter() - t0:.0f} s)", flush=True)
             args.out.parent.mkdir(parents=True, exist_ok=True)

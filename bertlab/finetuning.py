@@ -213,27 +213,49 @@ def _batch(data: dict, idx: torch.Tensor) -> dict[str, torch.Tensor]:
             for k in (*MODEL_INPUTS, "labels") if k in data}
 
 
+def _by_length(data: dict, batch_size: int) -> list[torch.Tensor]:
+    """Row indices in batches of similar real length (shortest first): far less padding to compute."""
+    order = torch.argsort(data["attention_mask"].sum(1), stable=True)
+    return list(order.split(batch_size))
+
+
 @torch.no_grad()
 def predict_logits(model: nn.Module, data: dict, batch_size: int = 128) -> torch.Tensor:
-    """Logits of a classifier on encoded data: (N, C) for sentences, (N, T, C) for tokens (eval mode)."""
+    """Logits of a classifier on encoded data: (N, C) for sentences, (N, T, C) for tokens (eval mode).
+
+    Rows are run in batches of similar length and returned in their original order."""
+    n, width = len(data["input_ids"]), data["input_ids"].shape[1]
+    if n == 0:
+        raise ValueError("predict_logits: the data has no rows")
     was_training = model.training
     model.eval()
-    n, width = len(data["input_ids"]), data["input_ids"].shape[1]
-    out = []
-    for start in range(0, n, batch_size):
-        b = _batch(data, torch.arange(start, min(n, start + batch_size)))
+    out: torch.Tensor | None = None
+    for idx in _by_length(data, batch_size):
+        b = _batch(data, idx)
         logits = model(**{k: b[k] for k in MODEL_INPUTS}).logits
-        if logits.ndim == 3:  # token logits: pad back to the common width so batches concatenate
+        if logits.ndim == 3:  # token logits: pad back to the common width so all rows fit one tensor
             logits = nn.functional.pad(logits, (0, 0, 0, width - logits.shape[1]))
-        out.append(logits)
+        if out is None:
+            out = logits.new_zeros((n, *logits.shape[1:]))
+        out[idx] = logits
     model.train(was_training)
-    return torch.cat(out)
+    return out
 
 
 def classification_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """Cross-entropy for (B, C) logits with (B,) labels, or (B, T, C) with (B, T) labels (-100 skipped)."""
     return nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1),
                                        ignore_index=IGNORE_INDEX)
+
+
+def _length_grouped_batches(data: dict, batch_size: int, gen: torch.Generator) -> list[torch.Tensor]:
+    """One epoch of batches of similar length: a random permutation, sorted by length within pools of 50
+    batches, cut into batches, in random order."""
+    lengths = data["attention_mask"].sum(1)
+    batches = []
+    for pool in torch.randperm(len(lengths), generator=gen).split(50 * batch_size):
+        batches += list(pool[torch.argsort(lengths[pool], stable=True)].split(batch_size))
+    return [batches[i] for i in torch.randperm(len(batches), generator=gen)]
 
 
 @dataclass
@@ -252,14 +274,19 @@ class FineTuneResult:
 def fine_tune(model: nn.Module, train: dict, val: dict | None = None, *, epochs: float = 3.0, lr: float = 5e-5,
               batch_size: int = 32, weight_decay: float = 0.01, warmup: float = 0.1, clip: float = 1.0,
               evals_per_epoch: int = 1, patience: int | None = 2, score: Callable[[torch.Tensor, dict], float] | None = None,
-              seed: int = 0, progress: bool = False, loss_fn: Callable | None = None) -> FineTuneResult:
+              seed: int = 0, progress: bool = False, loss_fn: Callable | None = None,
+              group_by_length: bool = False) -> FineTuneResult:
     """Fine-tune ``model`` (a sequence or token classifier) in place, BERT's recipe:
 
     AdamW with no decay on biases/LayerNorm (:func:`no_decay_groups`), linear warm-up over ``warmup`` of the
     steps then linear decay to 0, gradient clipping, shuffled mini-batches.  With ``val`` it evaluates
     ``score(val_logits, val)`` (default: accuracy) ``evals_per_epoch`` times per epoch, keeps the best
     weights, stops after ``patience`` evaluations without improvement and restores the best weights.
-    ``loss_fn(logits, batch) -> loss`` replaces cross-entropy (e.g. distillation).  Leaves eval mode.
+    ``loss_fn(logits, batch, idx) -> loss`` replaces cross-entropy (e.g. distillation).  Leaves eval mode.
+
+    ``group_by_length=True`` fills each batch with sentences of similar length (sorted within random pools of
+    50 batches, batch order shuffled) — the same examples per epoch, much less padding to compute; the
+    default draws plain random batches.
     """
     n = len(train["input_ids"])
     if n == 0:
@@ -273,13 +300,19 @@ def fine_tune(model: nn.Module, train: dict, val: dict | None = None, *, epochs:
     opt = torch.optim.AdamW(no_decay_groups(model, weight_decay), lr=lr)
     sched = warmup_linear_schedule(opt, int(warmup * total), total)
     result, best_state, bad, order = FineTuneResult(), None, 0, torch.empty(0, dtype=torch.long)
+    queue: list[torch.Tensor] = []  # batches of one epoch, for group_by_length
     t0 = time.perf_counter()
     bar = tqdm(total=total, desc="fine-tuning", disable=not progress, leave=False)
     model.train()
     for step in range(1, total + 1):
-        if len(order) < batch_size:
-            order = torch.cat([order, torch.randperm(n, generator=gen)])
-        idx, order = order[:batch_size], order[batch_size:]
+        if group_by_length:
+            if not queue:
+                queue = _length_grouped_batches(train, batch_size, gen)
+            idx = queue.pop()
+        else:
+            if len(order) < batch_size:
+                order = torch.cat([order, torch.randperm(n, generator=gen)])
+            idx, order = order[:batch_size], order[batch_size:]
         b = _batch(train, idx)
         logits = model(**{k: b[k] for k in MODEL_INPUTS}).logits
         loss = loss_fn(logits, b, idx) if loss_fn is not None else classification_loss(logits, b["labels"])
@@ -328,14 +361,14 @@ def freeze_encoder(model: nn.Module) -> nn.Module:
 
 def mean_pooled_features(encoder: nn.Module, data: dict, batch_size: int = 128) -> torch.Tensor:
     """Frozen sentence features (N, H): the mean of the last hidden states over real tokens."""
-    feats = []
+    feats = torch.zeros(len(data["input_ids"]), encoder.config.hidden_size)
     with torch.no_grad():
-        for start in range(0, len(data["input_ids"]), batch_size):
-            b = _batch(data, torch.arange(start, min(len(data["input_ids"]), start + batch_size)))
+        for idx in _by_length(data, batch_size):  # similar lengths together, rows back in their order
+            b = _batch(data, idx)
             h = encoder(**{k: b[k] for k in MODEL_INPUTS}).last_hidden_state  # (B, T, H)
             m = b["attention_mask"].unsqueeze(-1).float()  # (B, T, 1)
-            feats.append((h * m).sum(1) / m.sum(1))
-    return torch.cat(feats)
+            feats[idx] = (h * m).sum(1) / m.sum(1)
+    return feats
 
 
 def word_predictions(logits: torch.Tensor, word_ids: Sequence[Sequence[int | None]]) -> list[list[int]]:

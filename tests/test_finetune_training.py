@@ -9,10 +9,12 @@ import torch
 from bertlab import finetune
 from bertlab.finetuning import (
     IGNORE_INDEX,
+    _length_grouped_batches,
     encode_sentences,
     encode_tagged,
     fine_tune,
     freeze_encoder,
+    mean_pooled_features,
     predict_logits,
     word_predictions,
 )
@@ -90,6 +92,31 @@ def test_fine_tune_is_deterministic_for_a_seed(tok):
     a, b = small_classifier(), small_classifier()
     ra, rb = fine_tune(a, train, epochs=1, lr=1e-3, seed=3), fine_tune(b, train, epochs=1, lr=1e-3, seed=3)
     assert ra.losses == rb.losses
+
+
+def test_length_sorted_prediction_returns_each_rows_own_logits_in_the_original_order(tok):
+    data = toy_data(tok, 40, 2)  # lengths 4..6 pieces, shuffled
+    model = small_classifier().eval()
+    one_by_one = torch.cat([model(**{k: data[k][i:i + 1, :int(data["attention_mask"][i].sum())]
+                                     for k in ("input_ids", "token_type_ids", "attention_mask")}).logits
+                            for i in range(40)])
+    assert torch.allclose(predict_logits(model, data, batch_size=8), one_by_one, atol=1e-5)
+    features = mean_pooled_features(model.bert, data, batch_size=8)
+    assert features.shape == (40, 16) and torch.allclose(features[3], mean_pooled_features(
+        model.bert, {k: v[3:4] for k, v in data.items()})[0], atol=1e-5)
+
+
+def test_length_grouped_batches_cover_the_epoch_once_with_similar_lengths(tok):
+    texts = [" ".join(["very"] * k) + " good" for k in range(1, 25)] * 4  # 96 sentences, 24 lengths
+    data = encode_sentences(tok, texts, [1] * 96)
+    batches = _length_grouped_batches(data, 8, torch.Generator().manual_seed(0))
+    assert sorted(torch.cat(batches).tolist()) == list(range(96))  # every example exactly once
+    lengths = data["attention_mask"].sum(1)
+    spread = [int(lengths[b].max() - lengths[b].min()) for b in batches]
+    assert max(spread) <= 2  # random batches of 8 from 24 lengths would spread ~18
+    model = small_classifier()
+    res = fine_tune(model, data, epochs=2, lr=1e-3, batch_size=8, group_by_length=True)
+    assert res.steps == 24 and all(np.isfinite(res.losses))
 
 
 def test_linear_probe_changes_only_the_classifier(tok):
