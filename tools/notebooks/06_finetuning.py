@@ -21,6 +21,7 @@ import time
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
+from torch import nn  # nn.LayerNorm, for the no-decay exercise
 
 import bertlab
 from bertlab import checks as check
