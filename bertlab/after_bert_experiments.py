@@ -247,6 +247,11 @@ def to_markdown(r: dict) -> str:
     lines = ["# Chapter 08 — measured ablations", "",
              f"Command: `{r.get('command')}` · seed {r.get('seed')} · {r.get('threads')} thread(s) · "
              f"torch {r.get('torch')} · times (s): {r.get('times_s')}", ""]
+    if r.get("note"):
+        lines += [f"Note: {r['note']}.", ""]
+    sections = {k: r[k]["command"] for k in ("pretraining", "albert", "distillation") if k in r and "command" in r[k]}
+    if len(set(sections.values())) > 1:
+        lines += ["Measured by:", ""] + [f"- {k}: `{c}`" for k, c in sections.items()] + [""]
     if "pretraining" in r:
         p = r["pretraining"]
         lines += [f"## RoBERTa / ELECTRA: pre-training objectives at equal wall time ({p['pretrain_seconds']} s each)", "",

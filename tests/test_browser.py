@@ -103,6 +103,10 @@ _ALL_RUN = """(n) => {
 }"""
 
 
+# ipywidgets controls the chapters use: sliders (temperature, positions, …) and text boxes (classify a sentence)
+WIDGET_CONTROLS = ".jupyter-widgets.widget-slider, .jupyter-widgets .widget-slider, .jupyter-widgets.widget-text"
+
+
 @pytest.mark.parametrize("chapter", CHAPTERS, ids=[p.stem for p in CHAPTERS])
 def test_chapter_runs_in_jupyterlab_and_draws(lab, chapter):
     browser, base, token = lab
@@ -130,18 +134,18 @@ def test_chapter_runs_in_jupyterlab_and_draws(lab, chapter):
     images = panel.locator(".jp-OutputArea-output img").count()
     expects_images = any(o.get("data", {}).get("image/png") for c in nb.cells if c.cell_type == "code"
                          for o in c.get("outputs", []))
-    widgets = panel.locator(".jupyter-widgets.widget-slider, .jupyter-widgets .widget-slider").count()
+    widgets = panel.locator(WIDGET_CONTROLS).count()
     svg_drawn = panel.locator(".jp-OutputArea-output svg line, .jp-OutputArea-output svg rect").count()
     SHOTS.mkdir(parents=True, exist_ok=True)
     if live_views:
         panel.locator(".jp-OutputArea-output svg").first.scroll_into_view_if_needed()
     elif uses_widgets:
-        panel.locator(".widget-slider").first.scroll_into_view_if_needed()
+        panel.locator(WIDGET_CONTROLS).first.scroll_into_view_if_needed()
     page.screenshot(path=str(SHOTS / f"{chapter.stem}.png"))
     page.close()
     _shutdown_kernels(base, token)
     print(f"\n{chapter.name}: ran {n_code} cells in {seconds:.0f} s in the browser; {images} images, "
-          f"{widgets} sliders, {svg_drawn} bertviz SVG marks")
+          f"{widgets} widget controls, {svg_drawn} bertviz SVG marks")
     assert not error_text, error_text
     if expects_images:
         assert images > 0, "no figure rendered"

@@ -13,7 +13,7 @@
 #
 # **Live vs full numbers.** The ablations need minutes of pre-training and fine-tuning each, so this
 # notebook measures small live versions (seconds) and prints, beside them, the full versions measured by
-# `python -m bertlab.after_bert_experiments` (≈ 30 min on one thread; results in
+# `python -m bertlab.after_bert_experiments` (≈ 1 hour on one thread in all; results in
 # `data/after_bert_results.json` with the command, seed and times). Every number in a code output is
 # computed by a cell or read from that file.
 
@@ -75,7 +75,7 @@ for kind in ab.KINDS:
 # %%
 tok = course_tokenizer()  # the tiny BERT's KJV vocabulary (8,000 word pieces)
 ids = torch.tensor([tok.encode("In the beginning God created the heaven and the earth.")["input_ids"]])
-gen = torch.Generator().manual_seed(3)
+gen = torch.Generator().manual_seed(3)  # masking 30 % here (BERT: 15 %) so a short verse shows several masks
 static, _ = mask_tokens(ids, tok.special_ids, len(tok), tok.mask_id, 0.3, torch.Generator().manual_seed(1))
 for epoch in range(3):
     dynamic, _ = mask_tokens(ids, tok.special_ids, len(tok), tok.mask_id, 0.3, gen)
@@ -86,9 +86,9 @@ for epoch in range(3):
 # **The ablation.** The same tiny BERT (2 layers, hidden 128), pre-trained for the same wall time with
 # each objective on a pool of 2,000 KJV sentence pairs (small on purpose: the run passes over it several
 # times, so a static mask really is seen again and again), then fine-tuned on 2,000 sentiment labels (the
-# low-label regime, where pre-training shows) with several seeds. "No NSP" here switches the NSP loss off
+# low-label regime, where pre-training shows) with two seeds. "No NSP" here switches the NSP loss off
 # on the same inputs, the cleanest ablation of the loss itself (RoBERTa also packed full sentences
-# instead of pairs). Measured by the command above:
+# instead of pairs). Measured by the command printed first:
 
 # %%
 def show_rows(section: str, columns: list[tuple[str, str, str]]) -> None:
@@ -102,6 +102,7 @@ def show_rows(section: str, columns: list[tuple[str, str, str]]) -> None:
         print(f"{name:28s}" + "".join(f"{format(row[key], fmt) if key in row else '—':>18s}" for _, key, fmt in columns))
 
 
+print("command:", results.get("pretraining", {}).get("command"))
 show_rows("pretraining", [("pre-train steps", "steps", "d"), ("final loss", "final_loss", ".2f"),
                           ("test acc (mean)", "test_acc_mean", ".1%"), ("± sd", "test_acc_std", ".1%")])
 if "pretraining" in results:
@@ -226,7 +227,7 @@ show_rows("albert", [("parameters", "parameters", ","), ("test acc (mean)", "tes
 generator_model, gtok = load_pretrained(data.DATA_DIR / "tiny-bert", BertForPreTraining)
 assert gtok.vocab == tok.vocab  # the course tokenizer is the tiny BERT's
 enc = tok.encode_batch(["And God said, Let there be light: and there was light."])
-masked, labels = mask_tokens(enc["input_ids"], tok.special_ids, len(tok), tok.mask_id, 0.3,
+masked, labels = mask_tokens(enc["input_ids"], tok.special_ids, len(tok), tok.mask_id, 0.3,  # 30 %: more to see
                              torch.Generator().manual_seed(4))
 chosen = labels != -100
 with torch.no_grad():
@@ -304,14 +305,17 @@ else:
 # ## 5. DistilBERT: knowledge distillation
 # A large fine-tuned **teacher** gives soft targets: its full probability distribution, softened by a
 # temperature $T$, tells the student which wrong answers are *nearly* right. DistilBERT (Sanh et al.,
-# 2019) initialises a student with every other layer of the teacher and trains it on
+# 2019) initialises a student with every other layer of the teacher; it distilled during pre-training (soft
+# targets + MLM + a cosine loss on hidden states). Here we distil a fine-tuned teacher on the task, the
+# loss of Hinton et al. (2015):
 #
 # $$\mathcal{L} = \alpha\, T^2\, \mathrm{KL}\big(\mathrm{softmax}(z_t/T)\,\|\,\mathrm{softmax}(z_s/T)\big)
 #   + (1-\alpha)\,\mathrm{CE}(z_s, y)$$
 #
-# The $T^2$ matters: the soft term's gradient is $T\,(p_s^T - p_t^T)$ divided by the batch size, and the
-# probability gap shrinks like $1/T^2$, so without $T^2$ the soft term would fade as $T$ grows. Softening
-# in pictures:
+# The $T^2$ matters: with it, the soft term's gradient with respect to $z_s$ is $T\,(p_s^T - p_t^T)$ divided
+# by the batch size. As $T$ grows the softened probabilities flatten and their gap shrinks like $1/T$, so
+# $T \cdot$ gap stays the same size; without $T^2$ the gradient would be gap$/T$ and fade like $1/T^2$.
+# Softening in pictures:
 
 # %%
 z_teacher = torch.tensor([4.0, 1.5, 0.5, -1.0])
@@ -400,8 +404,8 @@ if len(dist) == 3:
 # Store every `nn.Linear` weight as int8 (one scale per output channel, or per whole matrix) and quantise
 # activations on the fly; embeddings, LayerNorm and softmax stay float32.
 #
-# **Which tool?** Measured on the course's 2-core machine for one BERT-sized FFN (384→1536→384 on 4,096
-# tokens, 2 threads): fp32 83 ms; `torch.ao.quantization.quantize_dynamic` int8 52 ms (1.6× faster);
+# **Which tool?** Measured on the course's 2-core machine when this chapter was planned (not re-run here),
+# for one MiniLM-sized FFN (384→1536→384; BERT-base's is 768→3072) on 4,096 tokens, 2 threads: fp32 83 ms; `torch.ao.quantization.quantize_dynamic` int8 52 ms (1.6× faster);
 # `torchao` 0.18 — its maintained successor, on PyPI — int8 dynamic 137 ms (1.7× *slower* than fp32) and
 # int8 weight-only 76 ms (1.1× faster). On a CPU today the deprecated API is the fast one, so the course
 # uses it knowingly: `ab.quantize_int8` calls `quantize_dynamic` and silences exactly its two deprecation
@@ -503,7 +507,7 @@ else:
 # The score matrix $QK^\top$ is $T \times T$ per head: doubling the length quadruples attention's work
 # and memory. `F.scaled_dot_product_attention` computes the same $\mathrm{softmax}(QK^\top/\sqrt{d_k})V$ in
 # one fused kernel (the encoder of chapter 04 uses it when no attention maps are requested); here is one
-# layer's attention (12 heads × 32 dims, batch 4) written out vs fused:
+# layer's attention (12 heads × 32 dims; batch 2 for the check, 4 for the timings) written out vs fused:
 
 # %%
 g = torch.Generator().manual_seed(0)
@@ -571,12 +575,12 @@ print("\n".join("- " + line for line in lines))
 #   reports, at the edge of the seed noise), and dropping NSP changed nothing measurable. ELECTRA, whose step
 #   costs 1.6× an MLM step, got the fewest steps and the lowest score: its advantage needs scale.
 # * **ALBERT.** Sharing the layers cut the tiny classifier's parameters by a third (1.85 M → 1.26 M) for
-#   1.7 points (71.6 → 69.9 %) at the *same* training time — parameters are not compute. On BERT-base's shape
+#   1.6 points (71.6 → 69.9 %, 71.59 − 69.95 unrounded) at the *same* training time — parameters are not compute. On BERT-base's shape
 #   the two tricks together give 9× fewer parameters (the table above). The factorised embedding
 #   (E = 32) cost 0.4 points (71.2 %) for 41 % fewer parameters, and both tricks together kept 71.2 % with
 #   3.8× fewer (0.49 M). One trap, measured: with both factors initialised like BERT's (std 0.02) the token
 #   vectors start 10× smaller than the position embeddings and the factorised model stayed at the majority
-#   class (57.2 %); `ab.factorize_embeddings` scales the projection by $1/\sqrt{E}$ instead.
+#   class (57.2 %); `ab.factorize_embeddings` initialises the projection with std $1/\sqrt{E}$ instead.
 # * **DistilBERT.** Half of MiniLM's layers (77 % of its parameters: the 11.7 M-parameter embedding stays)
 #   ran 2.0× faster; trained on soft targets it reached 75.3 %, 1.2 points above the same student on hard
 #   labels (74.1 %) and 2.9 below the 78.2 % teacher.
