@@ -252,24 +252,28 @@ def to_markdown(r: dict) -> str:
     sections = {k: r[k]["command"] for k in ("pretraining", "albert", "distillation") if k in r and "command" in r[k]}
     if len(set(sections.values())) > 1:
         lines += ["Measured by:", ""] + [f"- {k}: `{c}`" for k, c in sections.items()] + [""]
+    def table(title: str, header: list[str], rows: list[list[str]]) -> None:
+        lines.extend([f"## {title}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)])
+        lines.extend("| " + " | ".join(row) + " |" for row in rows)
+        lines.append("")
+
+    def acc(v: dict) -> str:
+        return f"{v['test_acc_mean']:.1%} ± {v['test_acc_std']:.1%}"
+
     if "pretraining" in r:
         p = r["pretraining"]
-        lines += [f"## RoBERTa / ELECTRA: pre-training objectives at equal wall time ({p['pretrain_seconds']} s each)", "",
-                  "| objective | steps | test accuracy (mean ± sd over seeds) |", "|---|---|---|"]
-        lines += [f"| {k} | {v['steps']} | {v['test_acc_mean']:.1%} ± {v['test_acc_std']:.1%} |" for k, v in p["rows"].items()]
-        lines.append("")
+        table(f"RoBERTa / ELECTRA: pre-training objectives at equal wall time ({p['pretrain_seconds']} s each)",
+              ["objective", "steps", "test accuracy (mean ± sd over seeds)"],
+              [[k, f"{v['steps']}", acc(v)] for k, v in p["rows"].items()])
     if "albert" in r:
-        lines += ["## ALBERT: parameter sharing and factorised embedding (trained from scratch)", "",
-                  "| model | parameters | test accuracy |", "|---|---|---|"]
-        lines += [f"| {k} | {v['parameters']:,} | {v['test_acc_mean']:.1%} ± {v['test_acc_std']:.1%} |"
-                  for k, v in r["albert"]["rows"].items()]
-        lines.append("")
+        table("ALBERT: parameter sharing and factorised embedding (trained from scratch)",
+              ["model", "parameters", "test accuracy"],
+              [[k, f"{v['parameters']:,}", acc(v)] for k, v in r["albert"]["rows"].items()])
     if "distillation" in r:
-        lines += ["## DistilBERT: distillation from MiniLM (6 layers) to 3 layers", "",
-                  "| model | parameters | test accuracy | ms / 64 sentences |", "|---|---|---|---|"]
-        lines += [f"| {k} | {v['parameters']:,} | {v['test_acc']:.1%} | {v.get('ms_per_64_sentences', float('nan')):.0f} |"
-                  for k, v in r["distillation"]["rows"].items()]
-        lines.append("")
+        table("DistilBERT: distillation from MiniLM (6 layers) to 3 layers",
+              ["model", "parameters", "test accuracy", "ms / 64 sentences"],
+              [[k, f"{v['parameters']:,}", f"{v['test_acc']:.1%}", f"{v.get('ms_per_64_sentences', float('nan')):.0f}"]
+               for k, v in r["distillation"]["rows"].items()])
     if "quantization" in r:
         q = r["quantization"]
         lines += ["## Dynamic int8 quantisation of the fine-tuned teacher", "",

@@ -32,6 +32,7 @@ def test_loopback_still_works():
     server.listen(1)
     client = socket.socket()
     client.connect(server.getsockname())
+    assert client.getpeername() == server.getsockname()  # connected to our own loopback server
     client.close()
     server.close()
 
