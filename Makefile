@@ -11,13 +11,14 @@ PYTEST := $(BIN)/python -m pytest
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: lab test test-fast lint setup notebooks clean-venv help
+.PHONY: lab test test-fast lint setup notebooks site clean-venv help
 
 help:
 	@echo "make lab        set up .venv (first time) and open the course in JupyterLab"
 	@echo "make test       set up .venv (first time) and run every test"
 	@echo "make test-fast  unit and check tests only (the development loop)"
 	@echo "make notebooks  rebuild and execute chapters/*.ipynb from tools/notebooks/*.py"
+	@echo "make site       the course as an offline HTML book in site/ (open site/index.html; nothing runs)"
 
 setup: $(STAMP)
 
@@ -58,6 +59,10 @@ test: setup
 
 notebooks: setup
 	$(BIN)/python tools/nbtools.py build --all
+
+# the offline book: committed chapters (no execution) → site/index.html
+site: setup
+	$(BIN)/python tools/build_site.py
 
 clean-venv:
 	rm -rf $(VENV)

@@ -29,8 +29,8 @@ def main() -> None:
     from transformers import BertConfig as HFConfig
     from transformers import BertForPreTraining as HFBertForPreTraining
 
+    from bertlab.course_vocab import course_tokenizer
     from bertlab.model import BertForPreTraining
-    from bertlab.pretrain import course_tokenizer
     from bertlab.pretraining import mask_tokens, pretraining_loss, tiny_config
 
     tok = course_tokenizer()

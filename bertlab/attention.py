@@ -19,10 +19,23 @@ def softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
 
     Subtracting the maximum changes nothing mathematically (it cancels) but keeps exp() from
     overflowing: the naive exp(1000) is inf and inf/inf is NaN.
+
+    Raises ValueError for an empty array, for NaN or +inf anywhere, and for a slice along ``axis`` that is
+    −inf everywhere: each would give NaN (inf − inf), so the message names the first bad entry instead.
+    Single −inf entries are fine (they get weight 0).
     """
     x = np.asarray(x)
     if x.size == 0:
         raise ValueError("softmax of an empty array")
+    if x.dtype.kind in "fc" and not np.all(np.isfinite(x)):
+        bad = np.isnan(x) | (x == np.inf)
+        if bad.any():
+            where = tuple(int(i) for i in np.argwhere(bad)[0])
+            raise ValueError(f"softmax: x holds {x[where]} at index {where}; exp(inf − inf) is NaN. Clip the "
+                             "scores, or mask with a large finite negative number (e.g. -1e9) instead of ±inf.")
+        if np.any(np.all(x == -np.inf, axis=axis)):
+            raise ValueError(f"softmax: a slice along axis {axis} is -inf everywhere, so no entry can get weight "
+                             "(0/0 is NaN). Mask with a large finite negative number (e.g. -1e9) instead.")
     shifted = x - np.max(x, axis=axis, keepdims=True)
     e = np.exp(shifted)
     return e / np.sum(e, axis=axis, keepdims=True)

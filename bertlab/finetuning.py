@@ -1,6 +1,10 @@
-"""Fine-tuning helpers (chapter 06): metrics, AdamW parameter groups, warm-up schedule, label alignment.
+"""Fine-tuning (chapter 06): encoding sentences and tagged words, label alignment, and :func:`fine_tune`,
+the course's one supervised training loop (also used by distillation in chapter 09 and by every fusion
+classifier in chapter 08).
 
-Everything here is framework-light and independent of any checkpoint, so it is tested on its own.
+The pieces every loop shares live in :mod:`bertlab.training` (schedule, no-decay groups, pooling, metrics);
+the ones chapter 06 teaches are imported here too, so ``bertlab.finetuning.no_decay_groups`` etc. keep working.
+Everything here is independent of any checkpoint, so it is tested on its own.
 """
 from __future__ import annotations
 
@@ -14,121 +18,14 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-IGNORE_INDEX = -100  # label value that torch.nn.CrossEntropyLoss skips
-
-
-# ----------------------------------------------------------------------------- metrics
-def confusion_matrix(y_true, y_pred, num_classes: int | None = None) -> np.ndarray:
-    """Counts C[i, j] = #examples with true class i predicted as j.  Rows = truth, columns = prediction.
-
-    y_true, y_pred: int sequences of equal length (N,).  Returns int array (K, K).
-    """
-    y_true = np.asarray(y_true, dtype=int)
-    y_pred = np.asarray(y_pred, dtype=int)
-    if y_true.shape != y_pred.shape or y_true.ndim != 1:
-        raise ValueError(f"confusion_matrix: y_true {y_true.shape} and y_pred {y_pred.shape} must be equal 1-D shapes")
-    k = num_classes if num_classes is not None else int(max(y_true.max(initial=-1), y_pred.max(initial=-1)) + 1)
-    if (y_true < 0).any() or (y_pred < 0).any() or (y_true >= k).any() or (y_pred >= k).any():
-        raise ValueError(f"confusion_matrix: labels must lie in [0, {k})")
-    cm = np.zeros((k, k), dtype=int)
-    np.add.at(cm, (y_true, y_pred), 1)
-    return cm
-
-
-def _safe_div(num: np.ndarray, den: np.ndarray) -> np.ndarray:
-    """num / den with 0 where den == 0 (a class never predicted / never present scores 0, not NaN)."""
-    num = np.asarray(num, dtype=float)
-    den = np.asarray(den, dtype=float)
-    return np.divide(num, den, out=np.zeros_like(num), where=den != 0)
-
-
-def f1_from_confusion(cm) -> dict:
-    """Accuracy and per-class / macro precision, recall, F1 from a (K, K) confusion matrix (rows = truth).
-
-    precision_c = C[c, c] / Σ_i C[i, c]   (column sum: everything predicted c)
-    recall_c    = C[c, c] / Σ_j C[c, j]   (row sum: everything truly c)
-    F1_c        = 2 P R / (P + R);  macro = unweighted mean over classes; 0/0 counts as 0.
-    Returns dict: accuracy (float), precision/recall/f1 (arrays (K,)), macro_precision/macro_recall/macro_f1.
-    """
-    cm = np.asarray(cm, dtype=float)
-    if cm.ndim != 2 or cm.shape[0] != cm.shape[1]:
-        raise ValueError(f"f1_from_confusion: expected a square (K, K) matrix, got shape {cm.shape}")
-    tp = np.diag(cm)
-    precision = _safe_div(tp, cm.sum(axis=0))
-    recall = _safe_div(tp, cm.sum(axis=1))
-    f1 = _safe_div(2 * precision * recall, precision + recall)
-    total = cm.sum()
-    return {
-        "accuracy": float(tp.sum() / total) if total else 0.0,
-        "precision": precision, "recall": recall, "f1": f1,
-        "macro_precision": float(precision.mean()), "macro_recall": float(recall.mean()),
-        "macro_f1": float(f1.mean()),
-    }
-
-
-def entity_spans(tags: list[str]) -> set[tuple[int, int, str]]:
-    """BIO tags -> set of (start, end_exclusive, type).  An I-X not following B-X/I-X starts a new entity."""
-    spans, start, kind = set(), None, None
-    for i, tag in enumerate(list(tags) + ["O"]):
-        inside = tag.startswith("I-") and kind == tag[2:]
-        if start is not None and not inside:
-            spans.add((start, i, kind))
-            start, kind = None, None
-        if tag.startswith("B-") or (tag.startswith("I-") and not inside):
-            start, kind = i, tag[2:]
-    return spans
-
-
-def entity_f1(true_tags: list[list[str]], pred_tags: list[list[str]]) -> dict:
-    """Entity-level (exact span + type match, as in CoNLL seqeval) precision, recall, F1 over sentences."""
-    if len(true_tags) != len(pred_tags):
-        raise ValueError(f"entity_f1: {len(true_tags)} true sentences but {len(pred_tags)} predicted")
-    tp = n_true = n_pred = 0
-    for t, p in zip(true_tags, pred_tags):
-        if len(t) != len(p):
-            raise ValueError(f"entity_f1: sentence lengths differ ({len(t)} vs {len(p)})")
-        st, sp = entity_spans(t), entity_spans(p)
-        tp, n_true, n_pred = tp + len(st & sp), n_true + len(st), n_pred + len(sp)
-    precision = tp / n_pred if n_pred else 0.0
-    recall = tp / n_true if n_true else 0.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return {"precision": precision, "recall": recall, "f1": f1, "tp": tp, "n_true": n_true, "n_pred": n_pred}
-
-
-# ----------------------------------------------------------------------------- optimisation
-def no_decay_groups(model: nn.Module, weight_decay: float = 0.01) -> list[dict]:
-    """AdamW parameter groups as in BERT: decay matrices, never biases or LayerNorm γ/β.
-
-    Returns [{"params": decayed, "weight_decay": weight_decay}, {"params": rest, "weight_decay": 0.0}];
-    every trainable parameter appears exactly once (frozen ones, requires_grad=False, are left out).
-    """
-    norm_params = {id(p) for m in model.modules() if isinstance(m, nn.LayerNorm) for p in m.parameters(recurse=False)}
-    decay, no_decay = [], []
-    for name, p in model.named_parameters():  # named_parameters() already de-duplicates tied weights
-        if not p.requires_grad:
-            continue
-        if name.endswith("bias") or id(p) in norm_params or p.ndim < 2:
-            no_decay.append(p)
-        else:
-            decay.append(p)
-    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-
-
-def warmup_linear_lambda(warmup_steps: int, total_steps: int):
-    """LR multiplier for LambdaLR: linear 0 -> 1 over warmup_steps, then linear 1 -> 0 at total_steps."""
-    if total_steps <= 0 or not 0 <= warmup_steps <= total_steps:
-        raise ValueError(f"need 0 <= warmup_steps ({warmup_steps}) <= total_steps ({total_steps}) and total_steps > 0")
-
-    def factor(step: int) -> float:
-        if step < warmup_steps:
-            return (step + 1) / warmup_steps
-        return max(0.0, (total_steps - step) / max(1, total_steps - warmup_steps))
-    return factor
-
-
-def warmup_linear_schedule(optimizer: torch.optim.Optimizer, warmup_steps: int, total_steps: int):
-    """torch LambdaLR implementing warm-up + linear decay (call .step() after each optimizer.step())."""
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_linear_lambda(warmup_steps, total_steps))
+from .pretraining import IGNORE_INDEX
+from .training.metrics import accuracy
+from .training.metrics import confusion_matrix as confusion_matrix  # re-exported: chapter 06 uses ft.*
+from .training.metrics import f1_from_confusion as f1_from_confusion
+from .training.param_groups import no_decay_groups
+from .training.pooling import masked_mean
+from .training.schedule import warmup_linear_lambda as warmup_linear_lambda
+from .training.schedule import warmup_linear_schedule
 
 
 # ----------------------------------------------------------------------------- token classification
@@ -203,14 +100,26 @@ def encode_tagged(tokenizer, sentences: Sequence[Sequence[str]], tags: Sequence[
     return out
 
 
-MODEL_INPUTS = ("input_ids", "token_type_ids", "attention_mask")
+TOKEN_INPUTS = ("input_ids", "token_type_ids", "attention_mask")  # (N, T): trimmed to the batch's longest row
 
 
 def _batch(data: dict, idx: torch.Tensor) -> dict[str, torch.Tensor]:
-    """Rows ``idx`` of every tensor, trimmed to the longest real sequence in the batch (saves compute)."""
+    """Rows ``idx`` of every tensor of ``data``; the token tensors (and token labels (N, T)) trimmed to the
+    longest real sequence in the batch (saves compute). Other tensors (e.g. a fusion model's images) are
+    taken whole; non-tensors (``word_ids``) are left out."""
     length = int(data["attention_mask"][idx].sum(1).max())
-    return {k: data[k][idx, :length] if data[k].ndim == 2 else data[k][idx]
-            for k in (*MODEL_INPUTS, "labels") if k in data}
+    out = {}
+    for k, v in data.items():
+        if isinstance(v, torch.Tensor):
+            token_shaped = k in TOKEN_INPUTS or (k == "labels" and v.ndim == 2)
+            out[k] = v[idx, :length] if token_shaped else v[idx]
+    return out
+
+
+def _logits(model: nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    """The model's logits on a batch: every tensor but the labels goes in by name (BERT: input_ids,
+    token_type_ids, attention_mask; a fusion model: input_ids, attention_mask, images)."""
+    return model(**{k: v for k, v in batch.items() if k != "labels"}).logits
 
 
 def _by_length(data: dict, batch_size: int) -> list[torch.Tensor]:
@@ -232,7 +141,7 @@ def predict_logits(model: nn.Module, data: dict, batch_size: int = 128) -> torch
     out: torch.Tensor | None = None
     for idx in _by_length(data, batch_size):
         b = _batch(data, idx)
-        logits = model(**{k: b[k] for k in MODEL_INPUTS}).logits
+        logits = _logits(model, b)
         if logits.ndim == 3:  # token logits: pad back to the common width so all rows fit one tensor
             logits = nn.functional.pad(logits, (0, 0, 0, width - logits.shape[1]))
         if out is None:
@@ -258,9 +167,34 @@ def _length_grouped_batches(data: dict, batch_size: int, gen: torch.Generator) -
     return [batches[i] for i in torch.randperm(len(batches), generator=gen)]
 
 
+COLLAPSE_SHARE = 0.99  # a classifier whose predictions are ≥ 99 % one class has collapsed to it
+
+
+def predicted_class_share(pred: torch.Tensor | np.ndarray, labels: torch.Tensor | np.ndarray | None = None) -> float:
+    """The share of the most frequent predicted class: (N,) or (N, T) class predictions; with ``labels``,
+    only the positions whose label is not ``IGNORE_INDEX`` count (token classification)."""
+    pred = torch.as_tensor(np.asarray(pred) if isinstance(pred, np.ndarray) else pred)
+    if labels is not None:
+        pred = pred[torch.as_tensor(np.asarray(labels) if isinstance(labels, np.ndarray) else labels) != IGNORE_INDEX]
+    if pred.numel() == 0:
+        raise ValueError("predicted_class_share: no prediction to count")
+    return float(torch.bincount(pred.flatten().long()).max()) / pred.numel()
+
+
+def is_collapsed(pred: torch.Tensor | np.ndarray, labels: torch.Tensor | np.ndarray | None = None,
+                 share: float = COLLAPSE_SHARE) -> bool:
+    """True when ≥ ``share`` of the predictions are one class — the model learned the majority class, not the
+    task (e.g. confusion ``[[1, 545], [1, 729]]``: 57 % accuracy that is no result)."""
+    return predicted_class_share(pred, labels) >= share
+
+
 @dataclass
 class FineTuneResult:
-    """What :func:`fine_tune` did: per-step losses, per-evaluation validation scores, the best one."""
+    """What :func:`fine_tune` did: per-step losses, per-evaluation validation scores, the best one.
+
+    ``patience_from``: the step after which evaluations without improvement count toward ``patience``;
+    ``collapsed``: the kept (best-validation) weights predict one class for ≥ 99 % of the validation rows.
+    """
 
     losses: list[float] = field(default_factory=list)
     val_scores: list[tuple[int, float]] = field(default_factory=list)  # (step, score)
@@ -269,19 +203,30 @@ class FineTuneResult:
     steps: int = 0
     seconds: float = 0.0
     stopped_early: bool = False
+    patience_from: int = 0
+    collapsed: bool = False
+    val_class_share: float = float("nan")  # share of the most predicted class on validation (kept weights)
 
 
 def fine_tune(model: nn.Module, train: dict, val: dict | None = None, *, epochs: float = 3.0, lr: float = 5e-5,
               batch_size: int = 32, weight_decay: float = 0.01, warmup: float = 0.1, clip: float = 1.0,
-              evals_per_epoch: int = 1, patience: int | None = 2, score: Callable[[torch.Tensor, dict], float] | None = None,
+              evals_per_epoch: int = 1, patience: int | None = 2, min_epochs: float = 1.0,
+              score: Callable[[torch.Tensor, dict], float] | None = None,
               seed: int = 0, progress: bool = False, loss_fn: Callable | None = None,
-              group_by_length: bool = False) -> FineTuneResult:
+              group_by_length: bool = False, desc: str = "fine-tuning") -> FineTuneResult:
     """Fine-tune ``model`` (a sequence or token classifier) in place, BERT's recipe:
 
-    AdamW with no decay on biases/LayerNorm (:func:`no_decay_groups`), linear warm-up over ``warmup`` of the
-    steps then linear decay to 0, gradient clipping, shuffled mini-batches.  With ``val`` it evaluates
-    ``score(val_logits, val)`` (default: accuracy) ``evals_per_epoch`` times per epoch, keeps the best
-    weights, stops after ``patience`` evaluations without improvement and restores the best weights.
+    AdamW with no decay on biases/LayerNorm (:func:`~bertlab.training.param_groups.no_decay_groups`), linear
+    warm-up over ``warmup`` (a fraction) of the steps then linear decay to 0, gradient clipping, shuffled
+    mini-batches.  ``train`` (and ``val``) hold tensors with N rows: the model's inputs by name and ``labels``
+    (BERT classifiers: :func:`encode_sentences` / :func:`encode_tagged`; fusion models:
+    :func:`bertlab.fusion.data.to_tensors`); the model returns an object with ``.logits``.
+    With ``val`` it evaluates ``score(val_logits, val)`` (default: accuracy) ``evals_per_epoch`` times per epoch,
+    keeps the best weights, stops after ``patience`` evaluations without improvement and restores the best
+    weights. Patience only counts evaluations **after the warm-up and after** ``min_epochs`` **epochs**: before
+    that the head is barely trained and the learning rate still rising, and a score that does not improve
+    there says nothing (counting them stopped a 250-label run at step 32 of 240, predicting one class).
+    The result says whether the kept weights predict one class (``collapsed``, :func:`is_collapsed`).
     ``loss_fn(logits, batch, idx) -> loss`` replaces cross-entropy (e.g. distillation).  Leaves eval mode.
 
     ``group_by_length=True`` fills each batch with sentences of similar length (sorted within random pools of
@@ -294,15 +239,17 @@ def fine_tune(model: nn.Module, train: dict, val: dict | None = None, *, epochs:
     steps_per_epoch = math.ceil(n / batch_size)
     total = max(1, round(epochs * steps_per_epoch))
     eval_every = max(1, steps_per_epoch // max(1, evals_per_epoch))
-    score = score or accuracy_score
+    score = score or _label_accuracy
     gen = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)  # dropout masks
     opt = torch.optim.AdamW(no_decay_groups(model, weight_decay), lr=lr)
-    sched = warmup_linear_schedule(opt, int(warmup * total), total)
+    warmup_steps = int(warmup * total)
+    sched = warmup_linear_schedule(opt, warmup_steps, total)
     result, best_state, bad, order = FineTuneResult(), None, 0, torch.empty(0, dtype=torch.long)
+    result.patience_from = max(warmup_steps, math.ceil(min_epochs * steps_per_epoch))
     queue: list[torch.Tensor] = []  # batches of one epoch, for group_by_length
     t0 = time.perf_counter()
-    bar = tqdm(total=total, desc="fine-tuning", disable=not progress, leave=False)
+    bar = tqdm(total=total, desc=desc, disable=not progress, leave=False)
     model.train()
     for step in range(1, total + 1):
         if group_by_length:
@@ -314,7 +261,7 @@ def fine_tune(model: nn.Module, train: dict, val: dict | None = None, *, epochs:
                 order = torch.cat([order, torch.randperm(n, generator=gen)])
             idx, order = order[:batch_size], order[batch_size:]
         b = _batch(train, idx)
-        logits = model(**{k: b[k] for k in MODEL_INPUTS}).logits
+        logits = _logits(model, b)
         loss = loss_fn(logits, b, idx) if loss_fn is not None else classification_loss(logits, b["labels"])
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -325,14 +272,16 @@ def fine_tune(model: nn.Module, train: dict, val: dict | None = None, *, epochs:
         result.losses.append(loss.item())
         bar.update(1)
         if val is not None and (step % eval_every == 0 or step == total):
-            s = score(predict_logits(model, val), val)
+            val_logits = predict_logits(model, val)
+            s = score(val_logits, val)
             model.train()
             result.val_scores.append((step, s))
             bar.set_postfix(val=f"{s:.3f}")
             if best_state is None or s > result.best_score:
                 result.best_score, result.best_step, bad = s, step, 0
+                result.val_class_share = predicted_class_share(val_logits.argmax(-1), val.get("labels"))
                 best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-            else:
+            elif step > result.patience_from:  # no patience is spent during warm-up and the first epochs
                 bad += 1
                 if patience is not None and bad >= patience:
                     result.stopped_early = True
@@ -340,16 +289,15 @@ def fine_tune(model: nn.Module, train: dict, val: dict | None = None, *, epochs:
     bar.close()
     if best_state is not None:
         model.load_state_dict(best_state)
+        result.collapsed = result.val_class_share >= COLLAPSE_SHARE
     result.steps, result.seconds = len(result.losses), time.perf_counter() - t0
     model.eval()
     return result
 
 
-def accuracy_score(logits: torch.Tensor, data: dict) -> float:
-    """Share of (non -100) labels whose arg-max prediction is right."""
-    labels = data["labels"]
-    keep = labels != IGNORE_INDEX
-    return float((logits.argmax(-1)[keep] == labels[keep]).float().mean())
+def _label_accuracy(logits: torch.Tensor, data: dict) -> float:
+    """fine_tune's default score: :func:`bertlab.training.metrics.accuracy` of ``logits`` on ``data["labels"]``."""
+    return accuracy(logits, data["labels"])
 
 
 def freeze_encoder(model: nn.Module) -> nn.Module:
@@ -365,9 +313,8 @@ def mean_pooled_features(encoder: nn.Module, data: dict, batch_size: int = 128) 
     with torch.no_grad():
         for idx in _by_length(data, batch_size):  # similar lengths together, rows back in their order
             b = _batch(data, idx)
-            h = encoder(**{k: b[k] for k in MODEL_INPUTS}).last_hidden_state  # (B, T, H)
-            m = b["attention_mask"].unsqueeze(-1).float()  # (B, T, 1)
-            feats[idx] = (h * m).sum(1) / m.sum(1)
+            h = encoder(**{k: b[k] for k in TOKEN_INPUTS}).last_hidden_state  # (B, T, H)
+            feats[idx] = masked_mean(h, b["attention_mask"])
     return feats
 
 

@@ -20,6 +20,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .training.pooling import masked_mean
+
 
 @dataclass
 class BertConfig:
@@ -108,6 +110,22 @@ class BertEmbeddings(nn.Module):
         return self.dropout(self.layer_norm(x))
 
 
+def explicit_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None = None,
+                       dropout: nn.Module | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """softmax(Q Kᵀ / √d_k + mask) V written out, materialising the (B, heads, Tq, Tk) weights.
+
+    q: (B, heads, Tq, d_k); k, v: (B, heads, Tk, d_k); mask: bool broadcastable to (B, heads, Tq, Tk), True =
+    may attend. ``dropout`` (if given) is applied to the weights. Returns (context (B, heads, Tq, d_k), weights).
+    """
+    scores = q @ k.transpose(-1, -2) / math.sqrt(q.shape[-1])  # (B, heads, Tq, Tk)
+    if mask is not None:
+        scores = scores.masked_fill(~mask, torch.finfo(scores.dtype).min)
+    weights = scores.softmax(dim=-1)
+    if dropout is not None:
+        weights = dropout(weights)
+    return weights @ v, weights
+
+
 class BertSelfAttention(nn.Module):
     """Multi-head self-attention: Concat(head_1..head_h) W_O, head_i = softmax(Q_i K_iᵀ/√d_k + mask) V_i."""
 
@@ -125,23 +143,22 @@ class BertSelfAttention(nn.Module):
         b, t, _ = x.shape
         return x.view(b, t, self.num_heads, self.head_size).transpose(1, 2)
 
+    def merge_heads(self, context: torch.Tensor) -> torch.Tensor:
+        """(B, heads, T, d_k) → (B, T, H), the inverse of :meth:`split_heads`."""
+        b, _, t, _ = context.shape
+        return context.transpose(1, 2).reshape(b, t, self.num_heads * self.head_size)
+
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None,
                 output_attentions: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
         """x: (B, T, H); mask: bool (B, 1, 1, T), True = may attend. Returns (B, T, H) and the weights."""
         q, k, v = self.split_heads(self.query(x)), self.split_heads(self.key(x)), self.split_heads(self.value(x))
-        if output_attentions:  # the explicit formula, so the weights can be returned
-            scores = q @ k.transpose(-1, -2) / math.sqrt(self.head_size)  # (B, heads, T, T)
-            if mask is not None:
-                scores = scores.masked_fill(~mask, torch.finfo(scores.dtype).min)
-            weights = self.attn_dropout(scores.softmax(dim=-1))  # (B, heads, T, T)
-            context = weights @ v  # (B, heads, T, d_k)
+        if output_attentions:  # the explicit formula, so the weights (B, heads, T, T) can be returned
+            context, weights = explicit_attention(q, k, v, mask, self.attn_dropout)  # (B, heads, T, d_k)
         else:  # the same computation, fused (faster, less memory)
             weights = None
             p = self.attn_dropout.p if self.training else 0.0
             context = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p)
-        b, _, t, _ = context.shape
-        context = context.transpose(1, 2).reshape(b, t, self.num_heads * self.head_size)  # merge heads
-        return self.output(context), weights
+        return self.output(self.merge_heads(context)), weights
 
 
 class FeedForward(nn.Module):
@@ -173,15 +190,15 @@ class BertLayer(nn.Module):
 
         Returns the new hidden states (B, T, H), or ``(hidden, weights)`` when ``output_attentions``.
         """
-        mask = _as_key_mask(attention_mask)
+        mask = key_mask(attention_mask)
         attn, weights = self.attention(x, mask, output_attentions)
         x = self.attention_norm(x + self.dropout(attn))
         x = self.ffn_norm(x + self.dropout(self.ffn(x)))
         return (x, weights) if output_attentions else x
 
 
-def _as_key_mask(attention_mask: torch.Tensor | None) -> torch.Tensor | None:
-    """(B, T) 1/0 → bool (B, 1, 1, T) that broadcasts over heads and queries."""
+def key_mask(attention_mask: torch.Tensor | None) -> torch.Tensor | None:
+    """(B, T) 1/0 → bool (B, 1, 1, T) that broadcasts over heads and queries (a (B, 1, 1, T) mask is kept)."""
     if attention_mask is None:
         return None
     if attention_mask.dim() == 4:
@@ -230,7 +247,7 @@ class BertModel(nn.Module):
         _check_inputs(self.config, input_ids, token_type_ids, attention_mask)
         if token_type_ids is None:
             token_type_ids = torch.zeros_like(input_ids)
-        mask = _as_key_mask(attention_mask)  # (B, 1, 1, T) or None
+        mask = key_mask(attention_mask)  # (B, 1, 1, T) or None
         x = self.embeddings(input_ids, token_type_ids)  # (B, T, H)
         hidden_states, attentions = [x], []
         for layer in self.encoder.layer:
@@ -255,6 +272,9 @@ def _check_inputs(config: BertConfig, input_ids, token_type_ids, attention_mask)
         raise ValueError(f"input_ids must be (batch, seq); got shape {tuple(input_ids.shape)}")
     if input_ids.dtype not in (torch.long, torch.int, torch.int16, torch.int8, torch.uint8):
         raise TypeError(f"input_ids must hold integer ids; got dtype {input_ids.dtype}")
+    if input_ids.shape[1] == 0:
+        raise ValueError(f"input_ids of shape {tuple(input_ids.shape)} hold no tokens: every sequence needs at least "
+                         "[CLS] (the pooler reads position 0); a tokenizer's encode() adds [CLS] and [SEP]")
     if input_ids.shape[1] > config.max_position_embeddings:
         raise ValueError(f"sequence of {input_ids.shape[1]} tokens exceeds max_position_embeddings="
                          f"{config.max_position_embeddings}")
@@ -267,6 +287,13 @@ def _check_inputs(config: BertConfig, input_ids, token_type_ids, attention_mask)
     if token_type_ids is not None and token_type_ids.numel() and (
             token_type_ids.min() < 0 or token_type_ids.max() >= config.type_vocab_size):
         raise ValueError(f"token_type_ids must lie in [0, {config.type_vocab_size})")
+
+
+def count_parameters(module: nn.Module, trainable_only: bool = False) -> int:
+    """Number of distinct parameter values: a tensor shared by several layers (ALBERT) or tied (the MLM
+    decoder) is counted once. ``trainable_only``: count only parameters with requires_grad (a linear probe's
+    head)."""
+    return sum(p.numel() for p in module.parameters() if p.requires_grad or not trainable_only)
 
 
 def init_weights(module: nn.Module, std: float = 0.02) -> None:
@@ -365,8 +392,8 @@ class BertForSequenceClassification(nn.Module):
         if self.pooling == "cls":
             pooled = out.pooler_output  # (B, H)
         else:
-            m = (attention_mask if attention_mask is not None else torch.ones_like(input_ids)).float()[..., None]
-            pooled = (out.last_hidden_state * m).sum(1) / m.sum(1).clamp(min=1)  # mean over real tokens
+            mask = attention_mask if attention_mask is not None else torch.ones_like(input_ids)
+            pooled = masked_mean(out.last_hidden_state, mask)  # (B, H): mean over real tokens
         return ClassifierOutput(self.classifier(self.dropout(pooled)), out.last_hidden_state, out.attentions)
 
 

@@ -1,4 +1,4 @@
-"""Image–text data for chapter 07 (multimodal fusion): real digits with claims, and synthetic scenes.
+"""Image–text data for chapter 08 (multimodal fusion): real digits with claims, and synthetic scenes.
 
 Two sets, both generated from labels so every property is known:
 

@@ -11,11 +11,10 @@
 
 from __future__ import annotations
 
-import math
 import random
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import torch
@@ -23,6 +22,8 @@ import torch.nn.functional as F
 
 from .model import BertConfig, BertForPreTraining
 from .tokenizer import WordPieceTokenizer
+from .training.param_groups import no_decay_groups
+from .training.schedule import warmup_linear_schedule
 
 IGNORE_INDEX = -100  # labels at positions that are not predicted (never 0: 0 is the [PAD] id)
 IS_NEXT, NOT_NEXT = 0, 1
@@ -174,13 +175,6 @@ def pretraining_loss(model: BertForPreTraining, batch: dict[str, torch.Tensor], 
 
 
 # ------------------------------------------------------------------------------------------ training
-def warmup_linear(step: int, warmup: int, total: int) -> float:
-    """Learning-rate multiplier: linear warm-up from 0 to 1 over ``warmup`` steps, then linear decay to 0."""
-    if step < warmup:
-        return (step + 1) / warmup
-    return max(0.0, (total - step) / max(1, total - warmup))
-
-
 @dataclass
 class History:
     step: list[int] = field(default_factory=list)
@@ -189,35 +183,49 @@ class History:
     lr: list[float] = field(default_factory=list)
     seconds: float = 0.0
     evals: list[dict] = field(default_factory=list)
+    passes: int = 0  # passes over the pairs begun (each rebuilt by ``rebuild_pairs`` after the first)
 
 
 def train(model: BertForPreTraining, pairs: Sequence[dict], tokenizer: WordPieceTokenizer, steps: int,
           batch_size: int = 32, lr: float = 1e-3, warmup: int = 50, weight_decay: float = 0.01,
           clip: float = 1.0, seed: int = 0, max_seconds: float | None = None, use_nsp: bool = True,
           mlm_probability: float = 0.15, progress: bool = True,
-          eval_fn: Callable[[BertForPreTraining], dict] | None = None, eval_every: int = 0) -> History:
-    """AdamW, warm-up + linear decay, gradient clipping, dynamic masking; stops at ``steps`` or ``max_seconds``."""
+          eval_fn: Callable[[BertForPreTraining], dict] | None = None, eval_every: int = 0,
+          rebuild_pairs: Callable[[random.Random], Sequence[dict]] | None = None) -> History:
+    """Pre-train ``model`` on MLM (+ NSP): a fresh mask for every batch (dynamic masking), AdamW without decay on
+    biases/LayerNorm (:func:`bertlab.training.param_groups.no_decay_groups`), warm-up over ``warmup`` steps then
+    linear decay to 0 at ``steps`` (:func:`bertlab.training.schedule.warmup_linear_schedule`), gradient
+    clipping; stops at ``steps`` or after ``max_seconds``.
+
+    ``rebuild_pairs(rng)``, if given, makes a fresh list of pairs for every pass after the first (e.g.
+    ``lambda rng: make_nsp_pairs(docs, tok, max_len, rng)``: new cut points, new NotNext partners), so a long run
+    does not replay the same NSP pairs — with pairs built once, the masks change every pass but the NSP labels
+    do not, and the model can memorise them. ``hist.passes`` counts the passes begun.
+
+    A loop of its own (not :func:`bertlab.finetuning.fine_tune`) because the lesson differs: the labels are made
+    on the fly by masking, two losses are tracked, and there is no validation-based early stopping.
+    """
     from tqdm.auto import tqdm
 
     rng = random.Random(seed)
     gen = torch.Generator().manual_seed(seed)
-    decay = [p for n, p in model.named_parameters() if p.dim() > 1]
-    no_decay = [p for n, p in model.named_parameters() if p.dim() <= 1]  # biases and LayerNorm
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": weight_decay},
-                             {"params": no_decay, "weight_decay": 0.0}], lr=lr)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: warmup_linear(s, warmup, steps))
+    opt = torch.optim.AdamW(no_decay_groups(model, weight_decay), lr=lr)
+    sched = warmup_linear_schedule(opt, min(warmup, steps), steps)
     hist = History()
     model.train()
-    order: list[int] = []
     t0 = time.perf_counter()
     bar = tqdm(range(steps), desc="pre-training", disable=not progress, mininterval=1.0)
+    queue: list[dict] = []
     for step in bar:
-        if len(order) < batch_size:
+        if len(queue) < batch_size:
+            if hist.passes and rebuild_pairs is not None:
+                pairs = rebuild_pairs(rng)
             fresh = list(range(len(pairs)))
             rng.shuffle(fresh)
-            order += fresh
-        idx, order = order[:batch_size], order[batch_size:]
-        batch = masked_batch([pairs[i] for i in idx], tokenizer, gen, mlm_probability)
+            queue += [pairs[i] for i in fresh]
+            hist.passes += 1
+        batch_pairs, queue = queue[:batch_size], queue[batch_size:]
+        batch = masked_batch(batch_pairs, tokenizer, gen, mlm_probability)
         loss, l_mlm, l_nsp = pretraining_loss(model, batch, use_nsp)
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -277,18 +285,32 @@ def baselines(train_pairs: Sequence[dict], batches: Sequence[dict[str, torch.Ten
     - ``most_frequent``: always the most frequent training token (top-1 at [MASK]);
     - ``copy_or_frequent``: the visible token if it was left unchanged/replaced, else the most frequent
       (all chosen positions) — the 10 % unchanged tokens are free points;
-    - ``left_neighbour``: the most frequent next token after the left neighbour in training text (at [MASK]).
+    - ``left_neighbour``: the most frequent token after the left neighbour in training text (at [MASK]);
+    - ``right_neighbour``: the most frequent token before the right neighbour (at [MASK]);
+    - ``both_neighbours``: the most frequent token between the two neighbours (training trigrams), falling back
+      to ``left_neighbour`` when that pair of neighbours never occurs (at [MASK]).
+
+    The neighbours are read from the masked input, as the model sees them. A model that beats
+    ``both_neighbours`` uses more than the two adjacent words; beating only ``left_neighbour`` does not show
+    that it reads both sides.
     """
     unigram: Counter[int] = Counter()
-    bigram: dict[int, Counter[int]] = {}
+    after: dict[int, Counter[int]] = {}
+    before: dict[int, Counter[int]] = {}
+    between: dict[tuple[int, int], Counter[int]] = {}
     for p in train_pairs:
         ids = [i for i in p["input_ids"] if i not in tokenizer.special_ids]
         unigram.update(ids)
         for x, y in zip(ids, ids[1:]):
-            bigram.setdefault(x, Counter())[y] += 1
+            after.setdefault(x, Counter())[y] += 1
+            before.setdefault(y, Counter())[x] += 1
+        for x, y, z in zip(ids, ids[1:], ids[2:]):
+            between.setdefault((x, z), Counter())[y] += 1
     top = unigram.most_common(1)[0][0]
-    best_after = {x: c.most_common(1)[0][0] for x, c in bigram.items()}
-    freq_right = freq_total = copy_right = copy_total = nb_right = 0
+    best_after = {x: c.most_common(1)[0][0] for x, c in after.items()}
+    best_before = {y: c.most_common(1)[0][0] for y, c in before.items()}
+    best_between = {xz: c.most_common(1)[0][0] for xz, c in between.items()}
+    freq_right = freq_total = copy_right = copy_total = left_right = right_right = both_right = 0
     for b in batches:
         ids, labels = b["input_ids"], b["labels"]
         for r in range(ids.shape[0]):
@@ -300,9 +322,15 @@ def baselines(train_pairs: Sequence[dict], batches: Sequence[dict[str, torch.Ten
                     freq_total += 1
                     freq_right += top == gold
                     left = ids[r, t - 1].item()
-                    nb_right += best_after.get(left, top) == gold
-    return {"most_frequent": freq_right / max(freq_total, 1), "copy_or_frequent": copy_right / max(copy_total, 1),
-            "left_neighbour": nb_right / max(freq_total, 1), "most_frequent_token": tokenizer.ids_to_tokens[top]}
+                    right = ids[r, t + 1].item() if t + 1 < ids.shape[1] else tokenizer.pad_id
+                    by_left = best_after.get(left, top)
+                    left_right += by_left == gold
+                    right_right += best_before.get(right, top) == gold
+                    both_right += best_between.get((left, right), by_left) == gold
+    n = max(freq_total, 1)
+    return {"most_frequent": freq_right / n, "copy_or_frequent": copy_right / max(copy_total, 1),
+            "left_neighbour": left_right / n, "right_neighbour": right_right / n, "both_neighbours": both_right / n,
+            "most_frequent_token": tokenizer.ids_to_tokens[top]}
 
 
 @torch.no_grad()
@@ -320,24 +348,15 @@ def fill_mask(model: BertForPreTraining, tokenizer: WordPieceTokenizer, text: st
             for ix, pv in zip(top.indices, top.values)]
 
 
-TINY = dict(hidden_size=128, num_hidden_layers=2, num_attention_heads=2, intermediate_size=512,
-            max_position_embeddings=128)
+TINY = dict(hidden_size=128, num_hidden_layers=2, num_attention_heads=2, max_position_embeddings=128)
 
 
-def tiny_config(vocab_size: int, **overrides) -> BertConfig:
-    """The course's tiny BERT: 2 layers, hidden 128, 2 heads, FFN 512 (≈ 1.5 M parameters with 8 k vocab)."""
-    return BertConfig(vocab_size=vocab_size, **{**TINY, **overrides})
-
-
-def batches_forever(pairs: Sequence[dict], batch_size: int, rng: random.Random) -> Iterator[list[dict]]:
-    """Shuffled epochs of ``pairs`` in batches, forever."""
-    while True:
-        order = list(range(len(pairs)))
-        rng.shuffle(order)
-        for i in range(0, len(order) - batch_size + 1, batch_size):
-            yield [pairs[j] for j in order[i:i + batch_size]]
-
-
-def perplexity(loss: float) -> float:
-    """exp(cross-entropy): the effective number of equally likely choices."""
-    return math.exp(loss)
+def tiny_config(vocab_size: int, dropout: float | None = None, **overrides) -> BertConfig:
+    """The course's tiny BERT: 2 layers, hidden 128, 2 heads, FFN 4 × hidden = 512 (≈ 1.5 M parameters with an
+    8 k vocabulary). Any :class:`~bertlab.model.BertConfig` field can be overridden; the FFN stays 4 × hidden
+    unless ``intermediate_size`` is given; ``dropout`` sets both dropout probabilities at once."""
+    sizes = {**TINY, **overrides}
+    sizes.setdefault("intermediate_size", 4 * sizes["hidden_size"])
+    if dropout is not None:
+        sizes.update(hidden_dropout_prob=dropout, attention_probs_dropout_prob=dropout)
+    return BertConfig(vocab_size=vocab_size, **sizes)

@@ -8,6 +8,10 @@
    completely, or is longer than 100 characters, becomes ``[UNK]``.
 3. **Encoding** — ``[CLS] A [SEP]`` or ``[CLS] A [SEP] B [SEP]``, segment ids 0 for A (with [CLS] and
    its [SEP]) and 1 for B, an attention mask of 1s, truncation (longest-first for pairs) and padding.
+4. **Character offsets** — every piece's ``(start, end)`` span in the *original* text
+   (:func:`basic_tokenize_with_offsets`, :meth:`WordPieceTokenizer.tokenize_with_offsets`,
+   ``encode(..., return_offsets=True)``), so a predicted token span maps back to the exact substring
+   (chapter 07, question answering).
 
 The behaviour matches ``transformers.BertTokenizer`` (the Rust ``tokenizers`` implementation)
 token for token; chapter 03 and ``tests/test_tokenizer.py`` measure it.
@@ -106,6 +110,51 @@ def basic_tokenize(text: str, lowercase: bool = True) -> list[str]:
         if word:
             words.extend(split_on_punctuation(word))
     return words
+
+
+def _normalised_words(text: str, lowercase: bool = True) -> list[list[tuple[str, int]]]:
+    """The basic tokenizer's words as lists of ``(normalised character, index of its original character)``."""
+    chars: list[tuple[str, int]] = []
+    for i, ch in enumerate(text):
+        if " " < ch < "\x7f":  # printable ASCII: the common case, fast
+            chars.append((ch.lower() if lowercase else ch, i))
+            continue
+        if ch == "\x00" or ch == "\ufffd" or _is_control(ch):
+            continue  # dropped: leaves no trace
+        if _is_whitespace(ch):
+            chars.append((" ", i))
+        elif _is_cjk(ord(ch)):
+            chars += [(" ", i), (ch, i), (" ", i)]
+        elif lowercase:  # one character may become several ("İ" → "i" + a dropped mark) or none
+            chars += [(c, i) for c in strip_accents("".join(x.lower() for x in strip_accents(ch)))]
+        else:
+            chars.append((ch, i))
+    words: list[list[tuple[str, int]]] = []
+    current: list[tuple[str, int]] = []
+    for c, i in chars:
+        if c == " " or _is_punctuation(c):
+            if current:
+                words.append(current)
+            current = []
+            if c != " ":
+                words.append([(c, i)])
+        else:
+            current.append((c, i))
+    if current:
+        words.append(current)
+    return words
+
+
+def basic_tokenize_with_offsets(text: str, lowercase: bool = True) -> list[tuple[str, int, int]]:
+    """:func:`basic_tokenize` with each word's ``(word, start, end)``: ``text[start:end]`` is where it came from.
+
+    The same steps, one original character at a time, so every normalised character remembers the index
+    of the character it came from. A word's span runs from its first character's origin to one past its
+    last character's origin — what ``transformers``' offset mappings report.
+    """
+    if not isinstance(text, str):
+        raise TypeError(f"text must be a str; got {type(text).__name__}")
+    return [("".join(c for c, _ in w), w[0][1], w[-1][1] + 1) for w in _normalised_words(text, lowercase)]
 
 
 def wordpiece(word: str, vocab: dict[str, int] | set[str], unk_token: str = "[UNK]",
@@ -215,6 +264,37 @@ class WordPieceTokenizer:
                     tokens.extend(self._wordpiece_cached(word))
         return tokens
 
+    def tokenize_with_offsets(self, text: str) -> tuple[list[str], list[tuple[int, int]]]:
+        """Word pieces and their ``(start, end)`` character spans in ``text`` (same pieces as :meth:`tokenize`).
+
+        A piece covers the original characters its letters came from: ``text[start:end]`` of "##arch" in
+        "Patriarchs" is "arch". A word that becomes [UNK] covers the whole word. Matches the
+        ``offset_mapping`` of ``transformers``' fast BERT tokenizer (tested on the course's texts).
+        """
+        if not isinstance(text, str):
+            raise TypeError(f"text must be a str; got {type(text).__name__}")
+        tokens: list[str] = []
+        offsets: list[tuple[int, int]] = []
+        position = 0
+        for part in self._special_re.split(text):
+            base, position = position, position + len(part)
+            if part in self.vocab and part in SPECIAL_TOKENS:
+                tokens.append(part)
+                offsets.append((base, base + len(part)))
+                continue
+            for chars in _normalised_words(part, self.lowercase):
+                word, origin = "".join(c for c, _ in chars), [base + i for _, i in chars]
+                k = 0
+                for piece in self._wordpiece_cached(word):
+                    if piece == "[UNK]" and k == 0:  # the whole word, however it was cut
+                        n = len(word)
+                    else:
+                        n = len(piece) - 2 if piece.startswith("##") else len(piece)
+                    tokens.append(piece)
+                    offsets.append((origin[k], origin[k + n - 1] + 1))
+                    k += n
+        return tokens, offsets
+
     def convert_tokens_to_ids(self, tokens: Iterable[str]) -> list[int]:
         """Tokens → ids (unknown tokens → the [UNK] id)."""
         return [self.vocab.get(t, self.unk_id) for t in tokens]
@@ -230,16 +310,23 @@ class WordPieceTokenizer:
         return out
 
     def encode(self, text: str, text_pair: str | None = None, max_length: int | None = None,
-               padding: bool | str = False) -> dict[str, list[int]]:
+               padding: bool | str = False, return_offsets: bool = False) -> dict[str, list]:
         """``[CLS] A [SEP]`` or ``[CLS] A [SEP] B [SEP]`` as ``input_ids``, ``token_type_ids``, ``attention_mask``.
 
         ``max_length`` truncates (longest-first for pairs: remove one token at a time from the longer
         segment); ``padding=True`` or ``"max_length"`` pads with [PAD] up to ``max_length``.
+        ``return_offsets=True`` adds ``offset_mapping``: each token's ``(start, end)`` in the text it came
+        from (A or B), ``(0, 0)`` for [CLS], [SEP] and [PAD] — as ``transformers``' ``return_offsets_mapping``.
         """
         if text_pair == "":
             text_pair = None  # as transformers does: an empty second text means "no pair"
-        a = self.convert_tokens_to_ids(self.tokenize(text))
-        b = self.convert_tokens_to_ids(self.tokenize(text_pair)) if text_pair is not None else None
+        a_tokens, a_off = self.tokenize_with_offsets(text) if return_offsets else (self.tokenize(text), None)
+        a = self.convert_tokens_to_ids(a_tokens)
+        b, b_off = None, None
+        if text_pair is not None:
+            b_tokens, b_off = (self.tokenize_with_offsets(text_pair) if return_offsets
+                               else (self.tokenize(text_pair), None))
+            b = self.convert_tokens_to_ids(b_tokens)
         if max_length is not None:
             specials = 3 if b is not None else 2
             if max_length < specials:
@@ -251,6 +338,11 @@ class WordPieceTokenizer:
             ids += b + [self.sep_id]
             types += [1] * (len(b) + 1)
         mask = [1] * len(ids)
+        offsets = None
+        if return_offsets:
+            offsets = [(0, 0)] + a_off[:len(a)] + [(0, 0)]
+            if b is not None:
+                offsets += b_off[:len(b)] + [(0, 0)]
         if padding and padding != "longest":
             if max_length is None:
                 raise ValueError("padding to a fixed length needs max_length")
@@ -258,7 +350,12 @@ class WordPieceTokenizer:
             ids += [self.pad_id] * extra
             types += [0] * extra
             mask += [0] * extra
-        return {"input_ids": ids, "token_type_ids": types, "attention_mask": mask}
+            if offsets is not None:
+                offsets += [(0, 0)] * extra
+        out: dict[str, list] = {"input_ids": ids, "token_type_ids": types, "attention_mask": mask}
+        if offsets is not None:
+            out["offset_mapping"] = offsets
+        return out
 
     def encode_batch(self, texts: Sequence[str], text_pairs: Sequence[str] | None = None,
                      max_length: int = 128):

@@ -9,6 +9,10 @@
 
       python -m bertlab.workspace --fresh 01     # writes workspace/01_attention_numpy.fresh.ipynb
 
+When the course renumbers a chapter (question answering joined as 07, so fusion moved 07 → 08 and
+"after BERT" 08 → 09), the learner's copy is renamed with it — edits and all — before syncing
+(``RENAMED``), so nothing the learner wrote is left behind under an old number or overwritten.
+
 A manifest (``workspace/.bertlab-manifest.json``) remembers the hash of the version each copy was made
 from, which is how "changed by the learner" and "updated by the course" are told apart.
 """
@@ -24,6 +28,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 MANIFEST = ".bertlab-manifest.json"
+# old name → new name, applied in this order (a later entry may reuse a name an earlier one freed)
+RENAMED = {
+    "08_after_bert.ipynb": "09_after_bert.ipynb",
+    "07_multimodal_fusion.ipynb": "08_multimodal_fusion.ipynb",
+}
 
 
 def _sha(path: Path) -> str:
@@ -41,17 +50,31 @@ def _load_manifest(workspace: Path) -> dict[str, str]:
         return {}  # a damaged manifest: treat every existing notebook as the learner's own
 
 
+def _follow_renames(workspace: Path, manifest: dict[str, str]) -> list[str]:
+    """Move the learner's copies of renumbered chapters (and their manifest entries) to the new names."""
+    moved = []
+    for old, new in RENAMED.items():
+        src, dst = workspace / old, workspace / new
+        if src.exists() and not dst.exists():
+            src.rename(dst)
+            if old in manifest:
+                manifest[new] = manifest.pop(old)
+            moved.append(f"{old} → {new}")
+    return moved
+
+
 def sync(chapters: Path = ROOT / "chapters", workspace: Path = ROOT / "workspace") -> dict[str, list[str]]:
     """Bring ``workspace`` up to date with ``chapters`` without ever overwriting the learner's edits.
 
-    Returns what happened: {"added": […], "updated": […], "kept": […] (learner-changed, course updated),
+    Returns what happened: {"renamed": […] (renumbered chapters moved with the learner's edits), "added": […], "updated": […], "kept": […] (learner-changed, course updated),
     "unchanged": […]}.
     """
     if not chapters.is_dir():
         raise FileNotFoundError(f"{chapters} not found: run this from the course repository")
     workspace.mkdir(parents=True, exist_ok=True)
     manifest = _load_manifest(workspace)
-    report: dict[str, list[str]] = {"added": [], "updated": [], "kept": [], "unchanged": []}
+    report: dict[str, list[str]] = {"renamed": _follow_renames(workspace, manifest),
+                                    "added": [], "updated": [], "kept": [], "unchanged": []}
     for src in sorted(chapters.glob("[0-9][0-9]_*.ipynb")):
         dst = workspace / src.name
         course = _sha(src)
@@ -96,6 +119,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"wrote {fresh_copy(args.fresh).relative_to(ROOT)}")
         return 0
     report = sync()
+    for move in report["renamed"]:
+        print(f"workspace: chapter renumbered, your copy moved with it: {move}")
     if report["added"]:
         print(f"workspace: added {', '.join(report['added'])}")
     if report["updated"]:

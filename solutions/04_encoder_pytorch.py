@@ -32,6 +32,12 @@ def embedding_sum(input_ids, token_type_ids, word, position, segment, layer_norm
     positions = torch.arange(input_ids.shape[1])
     return layer_norm(word(input_ids) + position(positions)[None] + segment(token_type_ids))
 
+# %% solution: bert_layer
+def bert_layer(x, attention_mask, self_attention, attention_norm, feed_forward, ffn_norm):
+    """One post-LN encoder layer: each sub-block's output is added to its input, then normalised."""
+    a = attention_norm(x + self_attention(x, attention_mask))  # (B, T, H)
+    return ffn_norm(a + feed_forward(a))                      # (B, T, H)
+
 # %% solution: load_tensor
 def load_tensor(hf_tensors, model, layer):
     """Copy one layer's query weight and bias from a Hugging Face state dict into our model."""

@@ -12,6 +12,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ["BERTLAB_NO_PROGRESS"] = "1"  # checks run by tests (and their kernels) never record progress
 
 import bertlab._offline  # noqa: E402
 

@@ -15,6 +15,12 @@ def test_softmax_rows_sum_to_one_and_are_positive():
     assert np.allclose(p.sum(-1), 1) and (p > 0).all()
 
 
+def test_softmax_gives_minus_inf_entries_weight_zero_without_warnings():
+    with np.errstate(all="raise"):
+        p = A.softmax(np.array([[0.0, -np.inf, 1.0]]))
+    assert p[0, 1] == 0 and np.isclose(p.sum(), 1)
+
+
 def test_softmax_is_shift_invariant_and_stable_for_huge_scores():
     x = rng.normal(size=(3, 5))
     assert np.allclose(A.softmax(x), A.softmax(x + 1000.0))
@@ -81,6 +87,9 @@ def test_multi_head_attention_is_permutation_equivariant_without_positions():
         (lambda: A.multi_head_attention(np.zeros((1, 2, 4)), *[np.zeros((4, 3))] * 4, num_heads=2), "w_q"),
         (lambda: A.padding_mask(np.ones(3)), "(batch, seq)"),
         (lambda: A.softmax(np.array([])), "empty"),
+        (lambda: A.softmax(np.array([[1.0, np.inf, 2.0]])), "inf − inf"),
+        (lambda: A.softmax(np.array([[1.0, np.nan]])), "nan"),
+        (lambda: A.softmax(np.array([[-np.inf, -np.inf], [0.0, 1.0]])), "-inf everywhere"),
     ],
 )
 def test_bad_input_gives_a_clear_error(call, message):

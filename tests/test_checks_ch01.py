@@ -258,3 +258,11 @@ def test_learner_exception_is_reported_not_raised():
 def test_passing_check_lists_what_it_verified():
     result = checks.softmax(ref.softmax)
     assert result.passed and "✅" in str(result) and "stable for scores around 1000" in str(result)
+
+
+def test_split_heads_fallback_hint_points_at_the_mistake_without_giving_the_solution():
+    def off_by_a_factor(x, h):
+        return 2 * x.reshape(x.shape[0], x.shape[1], h, -1).transpose(0, 2, 1, 3)
+
+    result = checks.split_heads(off_by_a_factor)
+    assert not result.passed and "transpose(" not in result.hint and "heads, d_k)" not in result.hint

@@ -21,6 +21,16 @@ def _pe(max_len, d, base=10000.0, exponent=lambda i, d: 2 * i / d, start=0, layo
     return out
 
 
+def column_index_in_exponent(max_len, d_model):
+    """The commonest bug: the column index j in the exponent instead of 2·(j // 2)."""
+    pe = np.zeros((max_len, d_model))
+    for pos in range(max_len):
+        for j in range(d_model):
+            angle = pos / 10000 ** (j / d_model)
+            pe[pos, j] = np.sin(angle) if j % 2 == 0 else np.cos(angle)
+    return pe
+
+
 def test_sinusoidal_reference_passes():
     assert_check_passes(checks.sinusoidal_encoding, P.sinusoidal_encoding)
 
@@ -29,6 +39,7 @@ def test_sinusoidal_reference_passes():
     "wrong, hint",
     [
         (lambda L, d: _pe(L, d, op="product"), "product"),
+        (column_index_in_exponent, "column index j"),
         (lambda L, d: _pe(L, d, exponent=lambda i, d: i / d), "2i/d"),
         (lambda L, d: _pe(L, d, layout="swapped"), "swapped"),
         (lambda L, d: _pe(L, d, layout="halves"), "interleaves"),

@@ -14,7 +14,7 @@ from bertlab._solutions import solution_source
 from tests.conftest import assert_check_passes, assert_check_rejects
 
 NS: dict = {"torch": torch, "nn": nn, "math": math}
-for _name in ("feed_forward", "attention_layer", "embedding_sum", "load_tensor"):
+for _name in ("feed_forward", "attention_layer", "embedding_sum", "bert_layer", "load_tensor"):
     exec(solution_source(_name), NS)
 
 
@@ -23,6 +23,7 @@ def test_references_pass():
     assert_check_passes(checks.attention_layer, NS["SelfAttention"])
     assert_check_passes(checks.embedding_sum, NS["embedding_sum"])
     assert_check_passes(checks.load_tensor, NS["load_tensor"])
+    assert_check_passes(checks.bert_layer, NS["bert_layer"])
 
 
 @pytest.mark.parametrize(
@@ -119,3 +120,82 @@ def _loader(transpose=False, layer_offset=0, bias=True):
 )
 def test_load_tensor_rejects(wrong, hint):
     assert_check_rejects(checks.load_tensor, wrong, hint)
+
+
+# -- bert_layer: the wiring of one encoder layer ----------------------------------------------------------
+def layer_rewritten(x, attention_mask, self_attention, attention_norm, feed_forward, ffn_norm):
+    """A correct rewrite: keyword mask, bool mask, explicit residual names, F.layer_norm by hand."""
+    residual = x
+    x = self_attention(x, attention_mask=attention_mask.bool()) + residual
+    x = attention_norm(x)
+    residual = x
+    x = feed_forward(x) + residual
+    return F.layer_norm(x, x.shape[-1:], ffn_norm.weight, ffn_norm.bias, ffn_norm.eps)
+
+
+def test_bert_layer_accepts_a_correct_rewrite():
+    assert_check_passes(checks.bert_layer, layer_rewritten)
+
+
+def _wiring(body):
+    """A wrong wiring written the way a learner would write it."""
+
+    def bert_layer(x, attention_mask, self_attention, attention_norm, feed_forward, ffn_norm):
+        return body(x, attention_mask, self_attention, attention_norm, feed_forward, ffn_norm)
+
+    return bert_layer
+
+
+def pre_ln(x, m, attn, n1, ffn, n2):
+    h = x + attn(n1(x), m)
+    return h + ffn(n2(h))
+
+
+@pytest.mark.parametrize(
+    "wrong, hint",
+    [
+        (_wiring(pre_ln), "pre-ln"),
+        (_wiring(lambda x, m, attn, n1, ffn, n2: n2(n1(attn(x, m)) + ffn(n1(attn(x, m))))),
+         "residual around self-attention is missing"),
+        (_wiring(lambda x, m, attn, n1, ffn, n2: n2(ffn(n1(x + attn(x, m))))), "residual around the feed-forward"),
+        (_wiring(lambda x, m, attn, n1, ffn, n2: n2(ffn(n1(attn(x, m))))), "both residual connections"),
+        (_wiring(lambda x, m, attn, n1, ffn, n2: n2(n1(x + attn(x, m)) + ffn(x))), "fed the layer's input x"),
+        (_wiring(lambda x, m, attn, n1, ffn, n2: n2(n1(x + attn(x, m)) + ffn(x + attn(x, m)))),
+         "*before* attention_norm"),
+        (_wiring(lambda x, m, attn, n1, ffn, n2: n2(n1(x + attn(x, m)) + ffn(attn(x, m)))), "raw attention output"),
+        (_wiring(lambda x, m, attn, n1, ffn, n2: n2(x + ffn(n1(x + attn(x, m))))), "second residual adds the layer"),
+        (_wiring(lambda x, m, attn, n1, ffn, n2: n1(n2(x + attn(x, m)) + ffn(n2(x + attn(x, m))))), "swapped"),
+        (_wiring(lambda x, m, attn, n1, ffn, n2: (x + n1(attn(x, m))) + n2(ffn(x + n1(attn(x, m))))),
+         "residual was added after the norm"),
+        (_wiring(lambda x, m, attn, n1, ffn, n2: n1(n1(x + attn(x, m)) + ffn(n1(x + attn(x, m))))), "used twice"),
+        (_wiring(lambda x, m, attn, n1, ffn, n2: n1(x + attn(x, m)) + ffn(n1(x + attn(x, m)))), "ffn_norm) is missing"),
+        (_wiring(lambda x, m, attn, n1, ffn, n2: n2((x + attn(x, m)) + ffn(x + attn(x, m)))),
+         "attention_norm) is missing"),
+        (_wiring(lambda x, m, attn, n1, ffn, n2: n1(x + attn(x, m))), "feed_forward was never called"),
+        (_wiring(lambda x, m, attn, n1, ffn, n2: n2(x + ffn(x))), "self_attention was never called"),
+        (_wiring(lambda x, m, attn, n1, ffn, n2: n2(n1(x + attn(x)) + ffn(n1(x + attn(x))))), "without the attention mask"),
+        (_wiring(lambda x, m, attn, n1, ffn, n2: n2(n1(x + attn(x, None)) + ffn(n1(x + attn(x, None))))),
+         "without the attention mask"),
+        (_wiring(lambda x, m, attn, n1, ffn, n2: n2(n1(x + attn(x, 1 + 0 * m)) + ffn(n1(x + attn(x, 1 + 0 * m))))),
+         "padding mask did not reach"),
+        (_wiring(lambda x, m, attn, n1, ffn, n2: (n2(n1(x + attn(x, m)) + ffn(n1(x + attn(x, m)))), None)), "tuple"),
+        (_wiring(lambda x, m, attn, n1, ffn, n2: n2(n1(x + attn(x, m)) + ffn(n1(x + attn(x, m)))).numpy()), "pytorch"),
+    ],
+)
+def test_bert_layer_rejects_wrong_wirings(wrong, hint):
+    assert_check_rejects(checks.bert_layer, wrong, hint)
+
+
+@pytest.mark.parametrize(
+    "check, wrong, solution_text",
+    [
+        (checks.feed_forward, lambda x, w1, b1, w2, b2: F.gelu(x @ w1 + b1) @ w2 - b2, "@ w2 + b2"),
+        (checks.embedding_sum, lambda ids, types, w, p, s, ln: ln(w(ids) + s(types)) + p(torch.arange(ids.shape[1])),
+         "position(arange"),
+        (checks.bert_layer, lambda x, m, attn, n1, ffn, n2: n2(x), "ffn_norm(a + feed_forward(a))"),
+    ],
+)
+def test_fallback_hints_point_at_the_mistake_without_giving_the_solution(check, wrong, solution_text):
+    result = check(wrong)
+    assert not result.passed and result.hint
+    assert solution_text not in result.hint, result.hint

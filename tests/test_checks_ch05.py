@@ -74,6 +74,30 @@ def nsp_same_document(documents, cls_id, sep_id, rng):
     return pairs
 
 
+def _nsp_drawing(pick_other):
+    """A realistic NSP builder whose NotNext sentence comes from ``pick_other(documents, d, rng)``."""
+    def fn(documents, cls_id, sep_id, rng):
+        pairs = []
+        for d, doc in enumerate(documents):
+            for i in range(len(doc) - 1):
+                if rng.random() < 0.5:
+                    b, label = pick_other(documents, d, rng), 1
+                else:
+                    b, label = doc[i + 1], 0
+                pairs.append(([cls_id] + doc[i] + [sep_id] + b + [sep_id],
+                              [0] * (len(doc[i]) + 2) + [1] * (len(b) + 1), label))
+        return pairs
+    return fn
+
+
+# NotNext from any document — A's own one included, 1 time in N (passes on a big corpus by luck)
+nsp_any_document = _nsp_drawing(lambda docs, d, rng: rng.choice(rng.choice(docs)))
+# NotNext from all sentences of the corpus, flattened (A's document again 1 time in N)
+nsp_any_sentence = _nsp_drawing(lambda docs, d, rng: rng.choice([s for doc in docs for s in doc]))
+# "another" document by randrange(N - 1) without skipping d: A's own document whenever the draw equals d
+nsp_off_by_one = _nsp_drawing(lambda docs, d, rng: rng.choice(docs[rng.randrange(len(docs) - 1)]))
+
+
 def nsp_flipped(documents, cls_id, sep_id, rng):
     return [(i, t, 1 - label) for i, t, label in REF_NSP(documents, cls_id, sep_id, rng)]
 
@@ -88,7 +112,9 @@ def nsp_bad_segments(documents, cls_id, sep_id, rng):
 
 @pytest.mark.parametrize(
     "wrong, hint",
-    [(nsp_same_document, "different* document"), (nsp_flipped, "flipped"), (nsp_all_next, "60"),
+    [(nsp_same_document, "different* document"), (nsp_any_document, "different* document"),
+     (nsp_any_sentence, "different* document"), (nsp_off_by_one, "different* document"),
+     (nsp_flipped, "flipped"), (nsp_all_next, "60"),
      (nsp_bad_segments, "token_type_ids")],
 )
 def test_nsp_pairs_rejects(wrong, hint):

@@ -1,220 +1,188 @@
-"""Chapter 07 checks: the reference solutions pass; realistic fusion mistakes fail with the right hint."""
+"""Chapter 07 checks: the references pass; realistic wrong answers fail and the feedback names the mistake."""
 
 from __future__ import annotations
 
-import numpy as np
+import re
+import string
+from collections import Counter
+
 import pytest
 import torch
-import torch.nn.functional as F
 
-from bertlab import checks
-from bertlab import fusion as ref
+from bertlab import checks, qa
 from bertlab._solutions import solution_source
 from tests.conftest import assert_check_passes, assert_check_rejects
 
-NAMES = ("patch_embedding", "gated_fusion", "itm_negatives", "info_nce")
-NS: dict = {"torch": torch, "np": np}
-for _name in NAMES:
-    exec(solution_source(_name), NS)
+NS: dict = {"torch": torch, "re": re, "string": string, "Counter": Counter}
+for _n in ("window_starts", "span_to_text", "best_span", "squad_f1"):
+    exec(solution_source(_n), NS)
 
 
-@pytest.mark.parametrize("name", NAMES)
-def test_reference_solution_passes(name):
-    assert_check_passes(getattr(checks, name), NS[name])
+def test_solutions_and_package_pass_their_checks():
+    for fn in (NS["window_starts"], qa.window_starts):
+        assert_check_passes(checks.window_starts, fn)
+    for fn in (NS["span_to_text"], qa.span_to_text):
+        assert_check_passes(checks.span_to_text, fn)
+    for fn in (NS["best_span"], qa.best_span):
+        assert_check_passes(checks.best_span, fn)
+    for fn in (NS["squad_f1"], qa.f1_score):
+        assert_check_passes(checks.squad_f1, fn)
 
 
-@pytest.mark.parametrize("name", NAMES)
-def test_package_version_passes(name):
-    assert_check_passes(getattr(checks, name), getattr(ref, name))
-
-
-@pytest.mark.parametrize("name", NAMES)
-def test_unattempted_is_reported_as_such(name):
+def test_unattempted_exercise_is_reported_not_failed():
     def stub(*args):
         raise NotImplementedError
 
-    assert getattr(checks, name)(stub).status == "not attempted"
+    for check in (checks.window_starts, checks.span_to_text, checks.best_span, checks.squad_f1):
+        assert check(stub).status == "not attempted"
 
 
-# ---- patch_embedding ---------------------------------------------------------------------------
+# ---- window_starts ----------------------------------------------------------------------------
+def _windows(mistake):
+    def fn(n, cap, stride):
+        step = {"step_is_stride": stride, "no_overlap": cap}.get(mistake, cap - stride)
+        if mistake == "step_is_stride":
+            step = max(stride, 1)
+        if mistake == "missing_last":
+            return list(range(0, max(n - cap, 1), step))
+        if mistake == "one_too_many":
+            return list(range(0, n, step))
+        starts, start = [0], 0
+        while start + cap < n:
+            start += step
+            starts.append(start)
+        return starts
+    return fn
 
 
-def _grid(images, p):
-    if images.dim() == 3:
-        images = images[:, None]
-    b, c, h, w = images.shape
-    return images.reshape(b, c, h // p, p, w // p, p), (b, c, h, w)
+@pytest.mark.parametrize("mistake, hint", [("step_is_stride", "overlap"), ("no_overlap", "do not overlap"),
+                                           ("missing_last", "last window is missing"),
+                                           ("one_too_many", "one window too many")])
+def test_window_mistakes_named(mistake, hint):
+    assert_check_rejects(checks.window_starts, _windows(mistake), hint)
 
 
-def pe_column_major(images, p, weight, bias, pos):
-    x, (b, c, h, w) = _grid(images, p)
-    return x.permute(0, 4, 2, 1, 3, 5).reshape(b, -1, c * p * p) @ weight + bias + pos
-
-
-def pe_transposed_pixels(images, p, weight, bias, pos):
-    x, (b, c, h, w) = _grid(images, p)
-    return x.permute(0, 2, 4, 1, 5, 3).reshape(b, -1, c * p * p) @ weight + bias + pos
-
-
-def pe_overlapping(images, p, weight, bias, pos):
-    x = images[:, None] if images.dim() == 3 else images
-    patches = F.unfold(x, p, stride=1).transpose(1, 2)  # (B, 9, C·p·p) for 4×4 → overlapping windows
-    return patches @ weight + bias
-
-
-def pe_no_position(images, p, weight, bias, pos):
-    return ref.patchify(images, p) @ weight + bias
-
-
-def pe_naive_reshape(images, p, weight, bias, pos):
-    x = images[:, None] if images.dim() == 3 else images
-    b, c, h, w = x.shape
-    return x.reshape(b, -1, c * p * p) @ weight + bias + pos
-
-
-def pe_channels_last(images, p, weight, bias, pos):
-    x, (b, c, h, w) = _grid(images, p)
-    return x.permute(0, 2, 4, 3, 5, 1).reshape(b, -1, c * p * p) @ weight + bias + pos
-
-
-@pytest.mark.parametrize("wrong, hint", [
-    (pe_column_major, "column-major"),
-    (pe_transposed_pixels, "transposed"),
-    (pe_overlapping, "overlap"),
-    (pe_no_position, "position embeddings are missing"),
-    (pe_naive_reshape, "not square patches"),
-    (pe_channels_last, "channels-last"),
-    (lambda images, p, weight, bias, pos: (ref.patch_embedding(images, p, weight, bias, pos)).numpy(),
-     "works in pytorch"),
+# ---- span_to_text -----------------------------------------------------------------------------
+@pytest.mark.parametrize("fn, hint", [
+    (lambda c, o, s, e: c[o[s][0]:o[e][0]], "last token is cut off"),
+    (lambda c, o, s, e: c[o[s][0]:o[e - 1][1]] if o[e - 1] else c[o[s][0]:o[e][0]], "one token short"),
+    (lambda c, o, s, e: c[s:e + 1], "token positions used as character positions"),
+    (lambda c, o, s, e: c[o[s + 5][0]:o[e + 5][1]], "shifted by the question"),
+    (lambda c, o, s, e: c[o[s][0]:o[e][1]].lower(), "expected"),
 ])
-def test_patch_embedding_rejects(wrong, hint):
-    assert_check_rejects(checks.patch_embedding, wrong, hint)
+def test_span_mistakes_named(fn, hint):
+    assert_check_rejects(checks.span_to_text, fn, hint)
 
 
-# ---- gated_fusion ------------------------------------------------------------------------------
+def test_span_rebuilt_from_word_pieces_is_named():
+    from bertlab.checks.ch07_qa import _offset_case
+
+    _, _, pieces = _offset_case()
+
+    def from_pieces(c, o, s, e):
+        return " ".join(p for p, _, _ in pieces[s - 5:e - 4]).replace(" ##", "")
+
+    assert_check_rejects(checks.span_to_text, from_pieces, "rebuilt from the word pieces")
 
 
-@pytest.mark.parametrize("wrong, hint", [
-    (lambda v_t, v_i, g: (g[:, 0:1] * v_t + g[:, 1:2] * v_i, g), "not normalised"),
-    (lambda v_t, v_i, g: (torch.sigmoid(g)[:, 0:1] * v_t + torch.sigmoid(g)[:, 1:2] * v_i, torch.sigmoid(g)),
-     "not normalised"),
-    (lambda v_t, v_i, g: (g.softmax(0)[:, 0:1] * v_t + g.softmax(0)[:, 1:2] * v_i, g.softmax(0)), "dim 0"),
-    (lambda v_t, v_i, g: (g.softmax(-1)[:, 1:2] * v_t + g.softmax(-1)[:, 0:1] * v_i, g.softmax(-1)),
-     "wrong modality"),
-    (lambda v_t, v_i, g: (torch.cat([g.softmax(-1)[:, :1] * v_t, g.softmax(-1)[:, 1:] * v_i], -1), g.softmax(-1)),
-     "concatenated"),
-    (lambda v_t, v_i, g: ref.gated_fusion(v_t, v_i, g)[0], "pair"),
+# ---- best_span --------------------------------------------------------------------------------
+def _span(mistake):
+    def fn(start, end, mask, max_len):
+        t = start.shape[0]
+        if mistake == "independent":
+            return int(start.argmax()), int(end.argmax())
+        if mistake == "independent_masked":
+            neg = -1e9
+            return int(start.masked_fill(~mask, neg).argmax()), int(end.masked_fill(~mask, neg).argmax())
+        if mistake == "greedy":
+            s = int(start.masked_fill(~mask, -1e9).argmax())
+            e = end.masked_fill(~mask, -1e9).clone()
+            e[:s] = -1e9
+            return s, int(e.argmax())
+        best = None
+        for i in range(t):
+            for j in range(t):
+                if mistake != "s>e" and j < i:
+                    continue
+                length = abs(j - i) + 1
+                limit_ok = {"len+1": length <= max_len + 1, "len-1": length < max_len}.get(mistake, length <= max_len)
+                in_ctx = {"nomask": True, "startmask": bool(mask[i])}.get(mistake, bool(mask[i] and mask[j]))
+                if limit_ok and in_ctx:
+                    sc = float(start[i] + end[j])
+                    if best is None or sc > best[0]:
+                        best = (sc, i, j)
+        return best[1], best[2]
+    return fn
+
+
+@pytest.mark.parametrize("mistake, hint", [
+    ("independent", "independent argmaxes"), ("independent_masked", "chosen independently"),
+    ("s>e", "start > end"), ("nomask", "both ends must be context tokens"),
+    ("startmask", "only the start"), ("len+1", "e − s + 1"), ("len-1", "exactly max_answer_length"),
+    ("greedy", "greedy"),
 ])
-def test_gated_fusion_rejects(wrong, hint):
-    assert_check_rejects(checks.gated_fusion, wrong, hint)
+def test_best_span_mistakes_named(mistake, hint):
+    assert_check_rejects(checks.best_span, _span(mistake), hint)
 
 
-# ---- itm_negatives -----------------------------------------------------------------------------
+def test_best_span_wrong_return_type_is_reported():
+    assert_check_rejects(checks.best_span, lambda s, e, m, k: int(s.argmax()), "pair of ints")
 
 
-def itm_permutation(labels, rng):  # the classic bug: a random permutation can map i → i
-    return rng.permutation(len(labels))
+# ---- squad_f1 ---------------------------------------------------------------------------------
+def _f1(mistake):
+    def norm(s):
+        if mistake != "no_lower":
+            s = s.lower()
+        if mistake == "punct_space":
+            s = "".join(" " if ch in string.punctuation else ch for ch in s)
+        elif mistake != "punct_keep":
+            s = "".join(ch for ch in s if ch not in string.punctuation)
+        if mistake == "articles_inside_words":
+            s = re.sub(r"(a|an|the)", " ", s)
+        elif mistake != "no_articles":
+            s = re.sub(r"\b(a|an|the)\b", " ", s)
+        return s.split()
+
+    def fn(prediction, truth):
+        if mistake == "no_normalisation":
+            p, t = prediction.split(), truth.split()
+        elif mistake == "characters":
+            p, t = list("".join(norm(prediction))), list("".join(norm(truth)))
+        else:
+            p, t = norm(prediction), norm(truth)
+        if mistake == "exact":
+            return float(p == t)
+        if mistake == "empty_is_one" and not p and not t:
+            return 1.0
+        if mistake == "set":
+            same = len(set(p) & set(t))
+            p, t = list(set(p)), list(set(t))
+        else:
+            same = sum((Counter(p) & Counter(t)).values())
+        if same == 0:
+            return 0.0
+        pr, rc = same / len(p), same / len(t)
+        return (pr + rc) / 2 if mistake == "arithmetic" else 2 * pr * rc / (pr + rc)
+    return fn
 
 
-def itm_derangement_any_label(labels, rng):  # never i itself, but may pick the same digit
-    n = len(labels)
-    while True:
-        perm = rng.permutation(n)
-        if np.all(perm != np.arange(n)):
-            return perm
-
-
-def itm_shift(labels, rng):  # deterministic: always the next example
-    return (np.arange(len(labels)) + 1) % len(labels)
-
-
-def itm_fixed_other_label(labels, rng):  # never random: the first example of another label
-    labels = np.asarray(labels)
-    return np.array([np.flatnonzero(labels != lab)[0] for lab in labels])
-
-
-def itm_returns_labels(labels, rng):
-    return np.array([rng.choice(np.asarray(labels)[np.asarray(labels) != lab]) for lab in labels]) + 100
-
-
-@pytest.mark.parametrize("wrong, hint", [
-    (itm_permutation, "fixed point"),
-    (itm_derangement_any_label, "same label"),
-    (itm_shift, "same label"),
-    (itm_fixed_other_label, "not random"),
-    (itm_returns_labels, "out of range"),
-    (lambda labels, rng: None, "20 integer indices"),
+@pytest.mark.parametrize("mistake, hint", [
+    ("no_normalisation", "not normalised"), ("no_articles", "articles a / an / the were not removed"),
+    ("articles_inside_words", "inside words"), ("punct_space", "replaced by a space"),
+    ("punct_keep", "punctuation was kept"), ("no_lower", "lower-cased"), ("set", "as sets"),
+    ("characters", "over characters"), ("empty_is_one", "v2.0"), ("exact", "exact match"),
+    ("arithmetic", "harmonic mean"),
 ])
-def test_itm_negatives_rejects(wrong, hint):
-    assert_check_rejects(checks.itm_negatives, wrong, hint)
+def test_squad_f1_mistakes_named(mistake, hint):
+    assert_check_rejects(checks.squad_f1, _f1(mistake), hint)
 
 
-def test_itm_negatives_rejects_a_fixed_shift_among_other_labels():
-    def shift_to_next_label(labels, rng):  # random-looking but always the same partner per example
-        labels = np.asarray(labels)
-        order = np.argsort(labels, kind="stable")
-        partner = np.empty(len(labels), dtype=np.int64)
-        partner[order] = np.roll(order, 4)
-        return partner
+def test_squad_f1_that_crashes_on_empty_prediction_is_reported():
+    def divides_by_zero(p, t):
+        p, t = qa.normalize_answer(p).split(), qa.normalize_answer(t).split()
+        same = sum((Counter(p) & Counter(t)).values())
+        pr, rc = same / len(p), same / len(t)
+        return 2 * pr * rc / (pr + rc)
 
-    result = checks.itm_negatives(shift_to_next_label)
-    assert not result.passed and "not random" in (result.message + result.hint)
-
-
-# ---- info_nce ----------------------------------------------------------------------------------
-
-
-def _cos(img, txt):
-    return F.normalize(img, dim=-1) @ F.normalize(txt, dim=-1).T
-
-
-def nce_one_direction(img, txt, tau):
-    return F.cross_entropy(_cos(img, txt) / tau, torch.arange(len(img)))
-
-
-def nce_text_to_image_only(img, txt, tau):
-    return F.cross_entropy(_cos(img, txt).T / tau, torch.arange(len(img)))
-
-
-def nce_whole_matrix(img, txt, tau):
-    logits = _cos(img, txt) / tau
-    return -torch.log_softmax(logits.flatten(), 0).view_as(logits).diagonal().mean()
-
-
-def nce_no_temperature(img, txt, tau):
-    t = torch.arange(len(img))
-    return (F.cross_entropy(_cos(img, txt), t) + F.cross_entropy(_cos(txt, img), t)) / 2
-
-
-def nce_times_temperature(img, txt, tau):
-    t = torch.arange(len(img))
-    return (F.cross_entropy(_cos(img, txt) * tau, t) + F.cross_entropy(_cos(txt, img) * tau, t)) / 2
-
-
-def nce_not_normalised(img, txt, tau):
-    t = torch.arange(len(img))
-    return (F.cross_entropy(img @ txt.T / tau, t) + F.cross_entropy(txt @ img.T / tau, t)) / 2
-
-
-def nce_per_example(img, txt, tau):
-    t = torch.arange(len(img))
-    logits = _cos(img, txt) / tau
-    return (F.cross_entropy(logits, t, reduction="none") + F.cross_entropy(logits.T, t, reduction="none")) / 2
-
-
-def nce_float_temperature(img, txt, tau):
-    return ref.info_nce(img, txt, float(tau.detach())).detach()
-
-
-@pytest.mark.parametrize("wrong, hint", [
-    (nce_one_direction, "only one direction"),
-    (nce_text_to_image_only, "only the text→image direction"),
-    (nce_whole_matrix, "whole b×b matrix"),
-    (nce_no_temperature, "no temperature"),
-    (nce_times_temperature, "multiplied by the temperature"),
-    (nce_not_normalised, "l2-normalised"),
-    (nce_per_example, "single number"),
-    (nce_float_temperature, "temperature"),
-])
-def test_info_nce_rejects(wrong, hint):
-    assert_check_rejects(checks.info_nce, wrong, hint)
+    assert_check_rejects(checks.squad_f1, divides_by_zero, "ZeroDivisionError")

@@ -1,103 +1,221 @@
-"""Chapter 08 checks: the references pass; realistic wrong answers fail with a hint naming the mistake."""
+"""Chapter 08 checks: the reference solutions pass; realistic fusion mistakes fail with the right hint."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
-from bertlab import after_bert, checks
+from bertlab import checks
 from bertlab._solutions import solution_source
+from bertlab.fusion import encoders, models, objectives
 from tests.conftest import assert_check_passes, assert_check_rejects
 
-NS: dict = {"torch": torch, "F": F}
-for _n in ("distillation_loss", "rtd_labels", "albert_embedding_params"):
-    exec(solution_source(_n), NS)
+NAMES = ("patch_embedding", "gated_fusion", "itm_negatives", "info_nce")
+NS: dict = {"torch": torch, "np": np}
+for _name in NAMES:
+    exec(solution_source(_name), NS)
 
 
-def test_references_pass():
-    assert_check_passes(checks.distillation_loss, NS["distillation_loss"])
-    assert_check_passes(checks.rtd_labels, NS["rtd_labels"])
-    assert_check_passes(checks.albert_embedding_params, NS["albert_embedding_params"])
+@pytest.mark.parametrize("name", NAMES)
+def test_reference_solution_passes(name):
+    assert_check_passes(getattr(checks, name), NS[name])
 
 
-def test_package_versions_pass_the_checks_too():
-    assert_check_passes(checks.distillation_loss, after_bert.distillation_loss)
-    assert_check_passes(checks.rtd_labels, after_bert.rtd_labels)
-    assert_check_passes(checks.albert_embedding_params, after_bert.albert_embedding_params)
+@pytest.mark.parametrize("name", NAMES)
+def test_package_version_passes(name):
+    home = {"patch_embedding": encoders, "gated_fusion": models, "itm_negatives": objectives, "info_nce": objectives}
+    assert_check_passes(getattr(checks, name), getattr(home[name], name))
 
 
-def _distil(t2=True, reverse=False, student_t=True, teacher_t=True, hard=True, swap=False, reduction="batchmean"):
-    def fn(s, t, y, T=2.0, alpha=0.5):
-        if reverse:
-            soft = F.kl_div(F.log_softmax(t / T, -1), F.softmax(s / T, -1), reduction=reduction)
-        else:
-            soft = F.kl_div(F.log_softmax(s / T if student_t else s, -1), F.softmax(t / T if teacher_t else t, -1),
-                            reduction=reduction)
-        soft = soft * (T * T if t2 else 1)
-        a = 1 - alpha if swap else alpha
-        return a * soft + ((1 - a) * F.cross_entropy(s, y) if hard else 0)
-    return fn
+@pytest.mark.parametrize("name", NAMES)
+def test_unattempted_is_reported_as_such(name):
+    def stub(*args):
+        raise NotImplementedError
+
+    assert getattr(checks, name)(stub).status == "not attempted"
 
 
-def distil_no_grad(s, t, y, T=2.0, alpha=0.5):
-    return torch.tensor(NS["distillation_loss"](s, t, y, T, alpha).item())
+# ---- patch_embedding ---------------------------------------------------------------------------
 
 
-@pytest.mark.filterwarnings("ignore:reduction")  # the reduction='mean' mistake makes torch warn
-@pytest.mark.parametrize("wrong, hint", [
-    (_distil(t2=False), "t² factor"),
-    (_distil(reverse=True), "reversed"),
-    (_distil(student_t=False), "student's softmax is taken without the temperature"),
-    (_distil(teacher_t=False), "teacher's softmax is taken without the temperature"),
-    (_distil(hard=False), "hard labels are ignored"),
-    (_distil(swap=True), "swapped"),
-    (_distil(reduction="mean"), "batchmean"),
-    (distil_no_grad, "gradient"),
-])
-def test_distillation_loss_rejects(wrong, hint):
-    assert_check_rejects(checks.distillation_loss, wrong, hint)
+def _grid(images, p):
+    if images.dim() == 3:
+        images = images[:, None]
+    b, c, h, w = images.shape
+    return images.reshape(b, c, h // p, p, w // p, p), (b, c, h, w)
 
 
-def rtd_all_chosen(o, c, chosen, m, s):
-    return chosen.long().masked_fill((m == 0) | torch.isin(o, torch.tensor(list(s))), -100)
+def pe_column_major(images, p, weight, bias, pos):
+    x, (b, c, h, w) = _grid(images, p)
+    return x.permute(0, 4, 2, 1, 3, 5).reshape(b, -1, c * p * p) @ weight + bias + pos
 
 
-def rtd_pad_labelled(o, c, chosen, m, s):
-    return (chosen & (c != o)).long().masked_fill(torch.isin(o, torch.tensor(list(s))) & (m == 1), -100)
+def pe_transposed_pixels(images, p, weight, bias, pos):
+    x, (b, c, h, w) = _grid(images, p)
+    return x.permute(0, 2, 4, 1, 5, 3).reshape(b, -1, c * p * p) @ weight + bias + pos
 
 
-def rtd_specials_labelled(o, c, chosen, m, s):
-    return (chosen & (c != o)).long().masked_fill(m == 0, -100)
+def pe_overlapping(images, p, weight, bias, pos):
+    x = images[:, None] if images.dim() == 3 else images
+    patches = F.unfold(x, p, stride=1).transpose(1, 2)  # (B, 9, C·p·p) for 4×4 → overlapping windows
+    return patches @ weight + bias
 
 
-def rtd_inverted(o, c, chosen, m, s):
-    return (~(chosen & (c != o))).long().masked_fill((m == 0) | torch.isin(o, torch.tensor(list(s))), -100)
+def pe_no_position(images, p, weight, bias, pos):
+    return encoders.patchify(images, p) @ weight + bias
 
 
-def rtd_bool(o, c, chosen, m, s):
-    return chosen & (c != o)
+def pe_naive_reshape(images, p, weight, bias, pos):
+    x = images[:, None] if images.dim() == 3 else images
+    b, c, h, w = x.shape
+    return x.reshape(b, -1, c * p * p) @ weight + bias + pos
+
+
+def pe_channels_last(images, p, weight, bias, pos):
+    x, (b, c, h, w) = _grid(images, p)
+    return x.permute(0, 2, 4, 3, 5, 1).reshape(b, -1, c * p * p) @ weight + bias + pos
 
 
 @pytest.mark.parametrize("wrong, hint", [
-    (rtd_all_chosen, "sampled the original token back"),
-    (rtd_pad_labelled, "padding"),
-    (rtd_specials_labelled, "special tokens"),
-    (rtd_inverted, "inverted"),
-    (rtd_bool, "dtype"),
+    (pe_column_major, "column-major"),
+    (pe_transposed_pixels, "transposed"),
+    (pe_overlapping, "overlap"),
+    (pe_no_position, "position embeddings are missing"),
+    (pe_naive_reshape, "not square patches"),
+    (pe_channels_last, "channels-last"),
+    (lambda images, p, weight, bias, pos: (encoders.patch_embedding(images, p, weight, bias, pos)).numpy(),
+     "works in pytorch"),
 ])
-def test_rtd_labels_rejects(wrong, hint):
-    assert_check_rejects(checks.rtd_labels, wrong, hint)
+def test_patch_embedding_rejects(wrong, hint):
+    assert_check_rejects(checks.patch_embedding, wrong, hint)
+
+
+# ---- gated_fusion ------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("wrong, hint", [
-    (lambda v, e, h: v * e, "projection"),
-    (lambda v, e, h: v * h, "unfactorised"),
-    (lambda v, e, h: v * e + e * h + 512 * h, "position embeddings"),
-    (lambda v, e, h: v * e + e * h + 512 * e, "position embeddings"),
-    (lambda v, e, h: v * e + e * h + h, "bias"),
-    (lambda v, e, h: v * e * h, "multiplied"),
-    (lambda v, e, h: float(v * e + e * h), "expected an int"),
+    (lambda v_t, v_i, g: (g[:, 0:1] * v_t + g[:, 1:2] * v_i, g), "not normalised"),
+    (lambda v_t, v_i, g: (torch.sigmoid(g)[:, 0:1] * v_t + torch.sigmoid(g)[:, 1:2] * v_i, torch.sigmoid(g)),
+     "not normalised"),
+    (lambda v_t, v_i, g: (g.softmax(0)[:, 0:1] * v_t + g.softmax(0)[:, 1:2] * v_i, g.softmax(0)), "dim 0"),
+    (lambda v_t, v_i, g: (g.softmax(-1)[:, 1:2] * v_t + g.softmax(-1)[:, 0:1] * v_i, g.softmax(-1)),
+     "wrong modality"),
+    (lambda v_t, v_i, g: (torch.cat([g.softmax(-1)[:, :1] * v_t, g.softmax(-1)[:, 1:] * v_i], -1), g.softmax(-1)),
+     "concatenated"),
+    (lambda v_t, v_i, g: models.gated_fusion(v_t, v_i, g)[0], "pair"),
 ])
-def test_albert_embedding_params_rejects(wrong, hint):
-    assert_check_rejects(checks.albert_embedding_params, wrong, hint)
+def test_gated_fusion_rejects(wrong, hint):
+    assert_check_rejects(checks.gated_fusion, wrong, hint)
+
+
+# ---- itm_negatives -----------------------------------------------------------------------------
+
+
+def itm_permutation(labels, rng):  # the classic bug: a random permutation can map i → i
+    return rng.permutation(len(labels))
+
+
+def itm_derangement_any_label(labels, rng):  # never i itself, but may pick the same digit
+    n = len(labels)
+    while True:
+        perm = rng.permutation(n)
+        if np.all(perm != np.arange(n)):
+            return perm
+
+
+def itm_shift(labels, rng):  # deterministic: always the next example
+    return (np.arange(len(labels)) + 1) % len(labels)
+
+
+def itm_fixed_other_label(labels, rng):  # never random: the first example of another label
+    labels = np.asarray(labels)
+    return np.array([np.flatnonzero(labels != lab)[0] for lab in labels])
+
+
+def itm_returns_labels(labels, rng):
+    return np.array([rng.choice(np.asarray(labels)[np.asarray(labels) != lab]) for lab in labels]) + 100
+
+
+@pytest.mark.parametrize("wrong, hint", [
+    (itm_permutation, "fixed point"),
+    (itm_derangement_any_label, "same label"),
+    (itm_shift, "same label"),
+    (itm_fixed_other_label, "not random"),
+    (itm_returns_labels, "out of range"),
+    (lambda labels, rng: None, "20 integer indices"),
+])
+def test_itm_negatives_rejects(wrong, hint):
+    assert_check_rejects(checks.itm_negatives, wrong, hint)
+
+
+def test_itm_negatives_rejects_a_fixed_shift_among_other_labels():
+    def shift_to_next_label(labels, rng):  # random-looking but always the same partner per example
+        labels = np.asarray(labels)
+        order = np.argsort(labels, kind="stable")
+        partner = np.empty(len(labels), dtype=np.int64)
+        partner[order] = np.roll(order, 4)
+        return partner
+
+    result = checks.itm_negatives(shift_to_next_label)
+    assert not result.passed and "not random" in (result.message + result.hint)
+
+
+# ---- info_nce ----------------------------------------------------------------------------------
+
+
+def _cos(img, txt):
+    return F.normalize(img, dim=-1) @ F.normalize(txt, dim=-1).T
+
+
+def nce_one_direction(img, txt, tau):
+    return F.cross_entropy(_cos(img, txt) / tau, torch.arange(len(img)))
+
+
+def nce_text_to_image_only(img, txt, tau):
+    return F.cross_entropy(_cos(img, txt).T / tau, torch.arange(len(img)))
+
+
+def nce_whole_matrix(img, txt, tau):
+    logits = _cos(img, txt) / tau
+    return -torch.log_softmax(logits.flatten(), 0).view_as(logits).diagonal().mean()
+
+
+def nce_no_temperature(img, txt, tau):
+    t = torch.arange(len(img))
+    return (F.cross_entropy(_cos(img, txt), t) + F.cross_entropy(_cos(txt, img), t)) / 2
+
+
+def nce_times_temperature(img, txt, tau):
+    t = torch.arange(len(img))
+    return (F.cross_entropy(_cos(img, txt) * tau, t) + F.cross_entropy(_cos(txt, img) * tau, t)) / 2
+
+
+def nce_not_normalised(img, txt, tau):
+    t = torch.arange(len(img))
+    return (F.cross_entropy(img @ txt.T / tau, t) + F.cross_entropy(txt @ img.T / tau, t)) / 2
+
+
+def nce_per_example(img, txt, tau):
+    t = torch.arange(len(img))
+    logits = _cos(img, txt) / tau
+    return (F.cross_entropy(logits, t, reduction="none") + F.cross_entropy(logits.T, t, reduction="none")) / 2
+
+
+def nce_float_temperature(img, txt, tau):
+    return objectives.info_nce(img, txt, float(tau.detach())).detach()
+
+
+@pytest.mark.parametrize("wrong, hint", [
+    (nce_one_direction, "only one direction"),
+    (nce_text_to_image_only, "only the text→image direction"),
+    (nce_whole_matrix, "whole b×b matrix"),
+    (nce_no_temperature, "no temperature"),
+    (nce_times_temperature, "multiplied by the temperature"),
+    (nce_not_normalised, "l2-normalised"),
+    (nce_per_example, "single number"),
+    (nce_float_temperature, "temperature"),
+])
+def test_info_nce_rejects(wrong, hint):
+    assert_check_rejects(checks.info_nce, wrong, hint)

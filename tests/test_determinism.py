@@ -1,7 +1,7 @@
 """A chapter run twice prints the same numbers (seeds are fixed everywhere).
 
 nbval already compares every chapter's fresh run with the committed (earlier) run; this test makes the
-property explicit for chapters 01, 05 and 07: a fresh run's text outputs must equal the committed
+property explicit for chapters 01, 05 and 08: a fresh run's text outputs must equal the committed
 run's in every cell not declared machine-dependent (# NBVAL_IGNORE_OUTPUT: timings, progress bars),
 ignoring lines about time or machines.
 """
@@ -16,8 +16,8 @@ import pytest
 from tests.conftest import CHAPTERS
 from tools.nbtools import execute
 
-# chapters named by the issue (01, 05, 07) that exist in this checkout
-DETERMINISM_CHAPTERS = [p for p in CHAPTERS if p.name[:2] in {"01", "05", "07"}]
+# chapters named by the issue (01, 05, 08 — the fusion chapter) that exist in this checkout
+DETERMINISM_CHAPTERS = [p for p in CHAPTERS if p.name[:2] in {"01", "05", "08"}]
 _VOLATILE = re.compile(r"\d+(\.\d+)?\s*(s|ms|seconds|it/s|s/it)\b|threads|cores|\d+:\d\d")
 
 

@@ -6,9 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from bertlab import finetune
+from bertlab import learners
 from bertlab.finetuning import (
-    IGNORE_INDEX,
     _length_grouped_batches,
     encode_sentences,
     encode_tagged,
@@ -20,6 +19,8 @@ from bertlab.finetuning import (
 )
 from bertlab.model import BertConfig, BertForSequenceClassification
 from bertlab.ner_data import TAGS, is_held_out, load_ner, mine_gazetteer, split_words, tag_words
+from bertlab.pretraining import IGNORE_INDEX
+from bertlab.runs import finetune
 from bertlab.tokenizer import WordPieceTokenizer
 
 VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "good", "bad", "film", "the", "patri", "##arch", "##s", "slept",
@@ -83,8 +84,39 @@ def test_early_stopping_stops_after_patience_evaluations_without_improvement(tok
     model = small_classifier()
     res = fine_tune(model, train, val, epochs=40, lr=3e-3, batch_size=16, patience=2)
     assert res.stopped_early and res.steps < 40 * 6
-    after_best = [s for step, s in res.val_scores if step > res.best_step]
-    assert len(after_best) == 2 and all(s <= res.best_score for s in after_best)
+    counted = [s for step, s in res.val_scores if step > max(res.best_step, res.patience_from)]
+    assert len(counted) == 2 and all(s <= res.best_score for s in counted)
+
+
+def test_patience_counts_only_evaluations_after_warm_up_and_min_epochs(tok):
+    train, val = toy_data(tok, 64, 0), toy_data(tok, 32, 1)  # 4 steps per epoch
+    falling = iter(range(0, -1000, -1))  # every evaluation worse than the first: the first stays best
+    res = fine_tune(small_classifier(), train, val, epochs=10, lr=1e-3, batch_size=16, patience=1, min_epochs=3,
+                    warmup=0.5, score=lambda logits, data: float(next(falling)))
+    assert res.patience_from == 20  # warm-up: half of 40 steps, later than 3 epochs (12 steps)
+    assert res.best_step == 4 and res.stopped_early
+    assert [step for step, _ in res.val_scores] == [4, 8, 12, 16, 20, 24]  # stopped at the first counted one
+
+
+def test_a_model_that_predicts_one_class_is_flagged_collapsed(tok):
+    train, val = toy_data(tok, 64, 0), toy_data(tok, 32, 1)
+    model = small_classifier()
+    with torch.no_grad():
+        model.classifier.bias[:] = torch.tensor([0.0, 50.0])  # always "1"
+    res = fine_tune(model, train, val, epochs=1, lr=0.0, batch_size=16)  # lr 0: the weights stay as they are
+    assert res.collapsed and res.val_class_share == 1.0
+    res = fine_tune(small_classifier(), toy_data(tok, 96, 0), val, epochs=6, lr=3e-3, batch_size=16, patience=None)
+    assert not res.collapsed and res.best_score > 0.9  # the same toy task learned: both classes predicted
+
+
+def test_collapse_counts_only_scored_positions():
+    from bertlab.finetuning import is_collapsed, predicted_class_share
+
+    pred = torch.tensor([[0, 0, 1, 1], [0, 1, 0, 0]])
+    labels = torch.tensor([[0, 0, IGNORE_INDEX, IGNORE_INDEX], [0, IGNORE_INDEX, 0, 1]])
+    assert predicted_class_share(pred, labels) == 1.0 and is_collapsed(pred, labels)  # scored: 0 0 0 0 0
+    assert predicted_class_share(pred) == 5 / 8 and not is_collapsed(pred)
+    assert is_collapsed(np.array([1] * 995 + [0] * 5)) and not is_collapsed(np.array([1] * 985 + [0] * 15))
 
 
 def test_fine_tune_is_deterministic_for_a_seed(tok):
@@ -129,8 +161,8 @@ def test_linear_probe_changes_only_the_classifier(tok):
 
 def test_learning_curve_subsets_are_nested():
     texts, labels = [f"s{i}" for i in range(100)], np.arange(100)
-    small, big = finetune.subset(texts, labels, 10), finetune.subset(texts, labels, 40)
-    assert small[0] == big[0][:10] and len(finetune.subset(texts, labels, None)[0]) == 100
+    small, big = learners.subset(texts, labels, 10), learners.subset(texts, labels, 40)
+    assert small[0] == big[0][:10] and len(learners.subset(texts, labels, None)[0]) == 100
 
 
 def test_finetune_command_rejects_bad_sizes(capsys):

@@ -4,18 +4,12 @@ import pytest
 import torch
 from sklearn.metrics import precision_recall_fscore_support
 
-from bertlab.finetuning import (
-    IGNORE_INDEX,
-    align_labels,
-    confusion_matrix,
-    entity_f1,
-    entity_spans,
-    f1_from_confusion,
-    no_decay_groups,
-    warmup_linear_lambda,
-    warmup_linear_schedule,
-)
+from bertlab.finetuning import align_labels
 from bertlab.model import BertConfig, BertForSequenceClassification
+from bertlab.pretraining import IGNORE_INDEX
+from bertlab.training.metrics import confusion_matrix, entity_f1, entity_spans, f1_from_confusion
+from bertlab.training.param_groups import no_decay_groups
+from bertlab.training.schedule import warmup_linear_lambda, warmup_linear_schedule
 
 
 def test_confusion_rows_are_truth_columns_are_predictions():

@@ -1,4 +1,4 @@
-"""Fusion modules: shapes, padding invariance, patch order, gating, ITM negatives, InfoNCE, training."""
+"""bertlab.fusion: shapes, padding invariance, patch order, gating, ITM negatives, InfoNCE, training."""
 
 from __future__ import annotations
 
@@ -8,29 +8,33 @@ import numpy as np
 import pytest
 import torch
 
-from bertlab import fusion as fu
 from bertlab import multimodal_data as md
+from bertlab.finetuning import fine_tune, predict_logits
+from bertlab.fusion import encoders, models, objectives, training
+from bertlab.pretraining import tiny_config
 from bertlab.tokenizer import WordPieceTokenizer
+from bertlab.training.metrics import accuracy
+from bertlab.training.pooling import masked_mean
 
 torch.set_num_threads(1)
 VOCAB = 30
 
 
 def _cfg():
-    return fu.tiny_config(VOCAB, hidden=32, layers=1, heads=2)
+    return tiny_config(VOCAB, hidden_size=32, num_hidden_layers=1, num_attention_heads=2, max_position_embeddings=64)
 
 
 def _models():
     cfg = _cfg()
     return {
-        "text-only": fu.TextOnly(cfg),
-        "image-only (patch)": fu.ImageOnly(cfg, 8, 2),
-        "image-only (cnn)": fu.ImageOnly(cfg, 8, 2, encoder="cnn"),
-        "late concat": fu.LateFusionConcat(cfg, 8, 2),
-        "late concat (cnn)": fu.LateFusionConcat(cfg, 8, 2, encoder="cnn"),
-        "late gated": fu.LateFusionGated(cfg, 8, 2),
-        "early": fu.EarlyFusion(cfg, 8, 2),
-        "cross-attention": fu.CrossAttentionFusion(cfg, 8, 2),
+        "text-only": models.TextOnly(cfg),
+        "image-only (patch)": models.ImageOnly(cfg, 8, 2),
+        "image-only (cnn)": models.ImageOnly(cfg, 8, 2, encoder="cnn"),
+        "late concat": models.LateFusionConcat(cfg, 8, 2),
+        "late concat (cnn)": models.LateFusionConcat(cfg, 8, 2, encoder="cnn"),
+        "late gated": models.LateFusionGated(cfg, 8, 2),
+        "early": models.EarlyFusion(cfg, 8, 2),
+        "cross-attention": models.CrossAttentionFusion(cfg, 8, 2),
     }
 
 
@@ -71,7 +75,7 @@ def test_extra_padding_in_the_text_does_not_change_the_output(name, batch):
 
 def test_patchify_is_row_major_and_non_overlapping():
     images = torch.arange(2 * 4 * 4, dtype=torch.float32).reshape(2, 4, 4)
-    patches = fu.patchify(images, 2)  # (2, 4, 4)
+    patches = encoders.patchify(images, 2)  # (2, 4, 4)
     assert patches.shape == (2, 4, 4)
     assert patches[0, 0].tolist() == [0, 1, 4, 5]  # top-left
     assert patches[0, 1].tolist() == [2, 3, 6, 7]  # top-right comes second (row-major)
@@ -81,24 +85,24 @@ def test_patchify_is_row_major_and_non_overlapping():
 
 def test_patchify_flattens_channels_first_for_colour_images():
     images = torch.arange(3 * 4 * 4, dtype=torch.float32).reshape(1, 3, 4, 4)
-    first = fu.patchify(images, 2)[0, 0]  # (3·2·2,)
+    first = encoders.patchify(images, 2)[0, 0]  # (3·2·2,)
     assert first.tolist() == [0, 1, 4, 5, 16, 17, 20, 21, 32, 33, 36, 37]
     with pytest.raises(ValueError, match="divisible"):
-        fu.patchify(torch.zeros(1, 6, 6), 4)
+        encoders.patchify(torch.zeros(1, 6, 6), 4)
 
 
 def test_patch_embedding_module_equals_the_formula():
     torch.manual_seed(0)
-    pe = fu.PatchEmbedding(8, 4, 1, 16)
+    pe = encoders.PatchEmbedding(8, 4, 1, 16)
     images = torch.rand(2, 8, 8)
-    expected = fu.patchify(images, 4) @ pe.projection.weight.T + pe.projection.bias + pe.position_embeddings
+    expected = encoders.patchify(images, 4) @ pe.projection.weight.T + pe.projection.bias + pe.position_embeddings
     assert torch.allclose(pe(images), expected)
     assert pe(images).shape == (2, 4, 16)
 
 
 def test_position_embeddings_make_the_patch_order_matter():
     torch.manual_seed(0)
-    pe = fu.PatchEmbedding(4, 2, 1, 8)
+    pe = encoders.PatchEmbedding(4, 2, 1, 8)
     img = torch.rand(1, 4, 4)
     swapped = img.clone()
     swapped[:, :2, :2], swapped[:, :2, 2:] = img[:, :2, 2:], img[:, :2, :2]  # swap two patches
@@ -108,20 +112,20 @@ def test_position_embeddings_make_the_patch_order_matter():
 
 def test_gated_fusion_weights_sum_to_one_and_pick_the_modality():
     v_t, v_i = torch.ones(2, 4), -torch.ones(2, 4)
-    fused, w = fu.gated_fusion(v_t, v_i, torch.tensor([[10.0, -10.0], [0.0, 0.0]]))
+    fused, w = models.gated_fusion(v_t, v_i, torch.tensor([[10.0, -10.0], [0.0, 0.0]]))
     assert torch.allclose(w.sum(-1), torch.ones(2))
     assert torch.allclose(fused[0], v_t[0], atol=1e-6)  # gate on text → the text vector
     assert torch.allclose(fused[1], torch.zeros(4), atol=1e-6)  # equal weights → the average
 
 
 def test_gated_model_reports_its_gate_weights(batch):
-    model = fu.LateFusionGated(_cfg(), 8, 2).eval()
+    model = models.LateFusionGated(_cfg(), 8, 2).eval()
     w = model(*batch).gate_weights
     assert w.shape == (3, 2) and torch.allclose(w.sum(-1), torch.ones(3))
 
 
 def test_cross_attention_weights_are_text_to_image_and_ignore_nothing_real(batch):
-    model = fu.CrossAttentionFusion(_cfg(), 8, 2).eval()
+    model = models.CrossAttentionFusion(_cfg(), 8, 2).eval()
     out = model(*batch, output_attentions=True)
     (w,) = out.cross_attentions
     assert w.shape == (3, 2, 6, 16)  # (batch, heads, words, patches)
@@ -129,7 +133,7 @@ def test_cross_attention_weights_are_text_to_image_and_ignore_nothing_real(batch
 
 
 def test_early_fusion_marks_the_image_tokens_with_token_type_one(batch):
-    model = fu.EarlyFusion(_cfg(), 8, 2).eval()
+    model = models.EarlyFusion(_cfg(), 8, 2).eval()
     with torch.no_grad():
         x, mask = model.embed(*batch)
         model.bert.embeddings.token_type_embeddings.weight[1] += 1.0  # change the image type embedding
@@ -141,13 +145,13 @@ def test_early_fusion_marks_the_image_tokens_with_token_type_one(batch):
 def test_itm_negatives_never_the_true_pair_nor_the_same_label():
     labels = np.repeat(np.arange(10), 5)
     for seed in range(20):
-        neg = fu.itm_negatives(labels, np.random.default_rng(seed))
+        neg = objectives.itm_negatives(labels, np.random.default_rng(seed))
         assert neg.shape == (50,) and np.all(neg != np.arange(50))
         assert np.all(labels[neg] != labels)
-    spread = {int(fu.itm_negatives(labels, np.random.default_rng(s))[0]) for s in range(50)}
+    spread = {int(objectives.itm_negatives(labels, np.random.default_rng(s))[0]) for s in range(50)}
     assert len(spread) > 10  # random partners, not a fixed shift
     with pytest.raises(ValueError, match="different label"):
-        fu.itm_negatives(np.zeros(3), np.random.default_rng(0))
+        objectives.itm_negatives(np.zeros(3), np.random.default_rng(0))
 
 
 def test_info_nce_matches_a_hand_computed_value():
@@ -160,21 +164,21 @@ def test_info_nce_matches_a_hand_computed_value():
            - math.log(math.exp(r) / (math.exp(0) + math.exp(r)))) / 2  # rows
     t2i = (-math.log(math.exp(2) / (math.exp(2) + math.exp(0)))
            - math.log(math.exp(r) / (math.exp(r) + math.exp(r)))) / 2  # columns
-    assert fu.info_nce(img, txt, tau).item() == pytest.approx((i2t + t2i) / 2, abs=1e-6)
+    assert objectives.info_nce(img, txt, tau).item() == pytest.approx((i2t + t2i) / 2, abs=1e-6)
 
 
 def test_info_nce_is_symmetric_and_the_temperature_gets_a_gradient():
     torch.manual_seed(0)
     a, b = torch.randn(5, 8), torch.randn(5, 8)
     tau = torch.tensor(0.1, requires_grad=True)
-    loss = fu.info_nce(a, b, tau)
-    assert torch.allclose(loss, fu.info_nce(b, a, tau))
+    loss = objectives.info_nce(a, b, tau)
+    assert torch.allclose(loss, objectives.info_nce(b, a, tau))
     loss.backward()
     assert tau.grad is not None and tau.grad.abs() > 0
 
 
 def test_dual_encoder_loss_and_unit_embeddings(batch):
-    model = fu.DualEncoder(_cfg(), 8, 2, embed_dim=16).eval()
+    model = models.DualEncoder(_cfg(), 8, 2, embed_dim=16).eval()
     ids, mask, images = batch
     t, i = model.encode_text(ids, mask), model.encode_image(images)
     assert t.shape == i.shape == (3, 16) and torch.allclose(t.norm(dim=-1), torch.ones(3), atol=1e-5)
@@ -185,12 +189,12 @@ def test_dual_encoder_loss_and_unit_embeddings(batch):
 def test_retrieval_recall_counts_the_rank_of_the_match():
     sim = torch.tensor([[0.9, 0.1, 0.0], [0.8, 0.5, 0.7], [0.3, 0.2, 0.1]])
     # query 0: match first; query 1: match third (0.8, 0.7 above 0.5); query 2: match third
-    assert fu.retrieval_recall(sim, ks=(1, 2, 3)) == {1: pytest.approx(1 / 3), 2: pytest.approx(1 / 3), 3: 1.0}
+    assert objectives.retrieval_recall(sim, ks=(1, 2, 3)) == {1: pytest.approx(1 / 3), 2: pytest.approx(1 / 3), 3: 1.0}
 
 
 def test_distinct_class_batches_cover_everything_once_without_repeated_classes():
     classes = np.repeat(np.arange(4), [3, 5, 2, 4])
-    batches = fu.distinct_class_batches(classes, np.random.default_rng(0))
+    batches = objectives.distinct_class_batches(classes, np.random.default_rng(0))
     flat = np.concatenate(batches)
     assert sorted(flat.tolist()) == list(range(len(classes)))
     assert all(len(set(classes[b])) == len(b) for b in batches)
@@ -198,32 +202,34 @@ def test_distinct_class_batches_cover_everything_once_without_repeated_classes()
 
 def test_masked_mean_ignores_padding():
     tokens = torch.tensor([[[1.0], [3.0], [100.0]]])
-    assert fu.masked_mean(tokens, torch.tensor([[1, 1, 0]])).item() == 2.0
+    assert masked_mean(tokens, torch.tensor([[1, 1, 0]])).item() == 2.0
 
 
 @pytest.fixture(scope="module")
 def claims():
     tr, te = md.digit_claims("train"), md.digit_claims("test")
     tok = WordPieceTokenizer(md.word_vocab(list(md.CLAIMS)))
-    return fu.to_tensors(tr, tok), fu.to_tensors(te, tok), len(tok)
+    return training.to_tensors(tr, tok), training.to_tensors(te, tok), len(tok)
 
 
 def test_unimodal_baselines_are_exactly_at_chance_on_the_both_modalities_task(claims):
     dtr, dte, vocab = claims
-    cfg = fu.tiny_config(vocab, hidden=32, layers=1)
+    cfg = tiny_config(vocab, hidden_size=32, num_hidden_layers=1, max_position_embeddings=64)
     torch.manual_seed(0)
-    image_only = fu.ImageOnly(cfg, 8, 2, encoder="cnn")
-    fu.train_classifier(image_only, dtr, epochs=1, lr=3e-3, progress=False)
-    text_only = fu.TextOnly(cfg)
+    image_only = models.ImageOnly(cfg, 8, 2, encoder="cnn")
+    fine_tune(image_only, dtr, epochs=1, lr=3e-3, batch_size=64)
+    text_only = models.TextOnly(cfg)
     # whatever a unimodal model predicts, each image has 2 yes + 2 no claims and each claim is
     # true for half of the images: its accuracy is exactly 1/2
-    assert fu.accuracy(image_only, dte) == 0.5 and fu.accuracy(text_only, dte) == 0.5
+    assert accuracy(predict_logits(image_only, dte), dte["labels"]) == 0.5
+    assert accuracy(predict_logits(text_only, dte), dte["labels"]) == 0.5
 
 
 def test_late_fusion_solves_the_both_modalities_task(claims):
     dtr, dte, vocab = claims
     torch.manual_seed(0)
-    model = fu.LateFusionConcat(fu.tiny_config(vocab, dropout=0.0), 8, 2, encoder="cnn")
-    history = fu.train_classifier(model, dtr, epochs=3, lr=3e-3, progress=False)
-    assert np.mean(history["losses"][-20:]) < np.mean(history["losses"][:20])
-    assert fu.accuracy(model, dte) > 0.9
+    cfg = tiny_config(vocab, hidden_size=64, max_position_embeddings=64, dropout=0.0)
+    model = models.LateFusionConcat(cfg, 8, 2, encoder="cnn")
+    history = fine_tune(model, dtr, epochs=3, lr=3e-3, batch_size=64, clip=0.0)  # from scratch: no clipping
+    assert np.mean(history.losses[-20:]) < np.mean(history.losses[:20])
+    assert accuracy(predict_logits(model, dte), dte["labels"]) > 0.9

@@ -148,6 +148,7 @@ def test_classification_heads_shapes_and_mean_pooling_ignores_padding():
     [
         (lambda m: m(torch.randint(0, 50, (4,))), ValueError, "batch, seq"),
         (lambda m: m(torch.randint(0, 50, (1, 30))), ValueError, "max_position_embeddings"),
+        (lambda m: m(torch.zeros(1, 0, dtype=torch.long)), ValueError, "hold no tokens"),
         (lambda m: m(torch.tensor([[1, 2, 60]])), ValueError, "input ids must lie"),
         (lambda m: m(torch.rand(1, 3)), TypeError, "integer"),
         (lambda m: m([[1, 2]]), TypeError, "LongTensor"),

@@ -1,4 +1,4 @@
-"""The chapter-07 data: the both-modalities task is balanced by construction; scenes are what they say."""
+"""The chapter-08 data: the both-modalities task is balanced by construction; scenes are what they say."""
 
 from __future__ import annotations
 

@@ -11,7 +11,7 @@ import torch
 
 from bertlab import data
 from bertlab.model import BertConfig, BertForPreTraining, BertForSequenceClassification, BertModel
-from bertlab.similarity import sentence_embeddings
+from bertlab.sentence_embeddings import sentence_embeddings
 from bertlab.tokenizer import SPECIAL_TOKENS, WordPieceTokenizer
 from bertlab.weights import bertlab_to_hf, hf_to_bertlab, load_pretrained, minilm_path, save_pretrained
 

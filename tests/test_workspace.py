@@ -73,3 +73,24 @@ def test_notebook_of_unknown_origin_is_never_overwritten(course):
     (ws / "00_welcome.ipynb").write_text("{}")  # there before any manifest
     assert W.sync(chapters, ws)["kept"] == ["00_welcome.ipynb"]
     assert (ws / "00_welcome.ipynb").read_text() == "{}"
+
+
+def test_renumbered_chapter_keeps_the_learners_edits_under_its_new_number(tmp_path):
+    """QA joined as chapter 07: a learner's edited 07_multimodal_fusion becomes 08_multimodal_fusion, byte for byte,
+    and the new 07 arrives beside it."""
+    chapters, ws = tmp_path / "chapters", tmp_path / "workspace"
+    chapters.mkdir()
+    ws.mkdir()
+    for name in ("07_question_answering.ipynb", "08_multimodal_fusion.ipynb", "09_after_bert.ipynb"):
+        (chapters / name).write_text(json.dumps({"cells": [], "name": name}))
+    # the learner's workspace from before the renumbering: both old chapters edited
+    (ws / "07_multimodal_fusion.ipynb").write_text("my fusion notes")
+    (ws / "08_after_bert.ipynb").write_text("my after-BERT notes")
+    (ws / W.MANIFEST).write_text(json.dumps({"07_multimodal_fusion.ipynb": "old", "08_after_bert.ipynb": "old"}))
+    report = W.sync(chapters, ws)
+    assert (ws / "08_multimodal_fusion.ipynb").read_text() == "my fusion notes"
+    assert (ws / "09_after_bert.ipynb").read_text() == "my after-BERT notes"
+    assert not (ws / "07_multimodal_fusion.ipynb").exists() and not (ws / "08_after_bert.ipynb").exists()
+    assert report["added"] == ["07_question_answering.ipynb"]
+    assert sorted(report["kept"]) == ["08_multimodal_fusion.ipynb", "09_after_bert.ipynb"]
+    assert len(report["renamed"]) == 2

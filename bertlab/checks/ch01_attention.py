@@ -137,13 +137,15 @@ def split_heads(c: Check, fn) -> None:
     c.expect_array(
         got, exp, what="split_heads(x (2, 3, 8), num_heads=2)",
         mistakes={
-            "a plain reshape to (batch, heads, seq, d_k) scrambles tokens and features: reshape to (batch, "
-            "seq, heads, d_k) first, then transpose to (batch, heads, seq, d_k).": x.reshape(2, 2, 3, 4),
-            "head h must get the contiguous features h·d_k … (h+1)·d_k-1, not every h-th feature: reshape "
-            "to (batch, seq, heads, d_k), not (batch, seq, d_k, heads).":
+            "a plain reshape to (batch, heads, seq, d_k) scrambles tokens and features: the heads split the "
+            "*feature* axis, so split that axis first and only then move the head axis forward.":
+                x.reshape(2, 2, 3, 4),
+            "head h must get the contiguous features h·d_k … (h+1)·d_k-1, not every h-th feature: when you split "
+            "the feature axis, the head index must be the slower-changing one.":
                 x.reshape(2, 3, 4, 2).transpose(0, 3, 1, 2),
         },
-        hint="x.reshape(batch, seq, heads, d_k).transpose(0, 2, 1, 3).",
+        hint="try x = np.arange(48).reshape(2, 3, 8) with 2 heads: out[0, 1, 0] (batch 0, head 1, token 0) should "
+             "be features 4 … 7 of token 0, i.e. [4, 5, 6, 7]. Print what yours gives.",
     )
     c.note("(batch, seq, d_model) → (batch, heads, seq, d_k) with contiguous features per head")
     got4 = c.expect_numpy(c.call(fn, x, 4, what="split_heads(x, num_heads=4)"), "split_heads(x, 4)")

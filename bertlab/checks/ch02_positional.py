@@ -21,6 +21,13 @@ def _interleave(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return out
 
 
+def _column_index_bug(max_len: int, d: int) -> np.ndarray:
+    """The commonest bug: angle = pos / 10000^(j/d) with j the column, so odd columns get the next pair's frequency."""
+    j = np.arange(d)
+    angles = np.arange(max_len)[:, None] / 10000.0 ** (j / d)[None, :]
+    return np.where(j % 2 == 0, np.sin(angles), np.cos(angles))
+
+
 @exercise("sinusoidal_encoding")
 def sinusoidal_encoding(c: Check, fn) -> None:
     L, d = 12, 8
@@ -34,6 +41,8 @@ def sinusoidal_encoding(c: Check, fn) -> None:
                                                                              np.sin(a) * np.cos(a)),
             "the exponent should be 2i/d (i indexes the sin/cos *pair*); you used i/d, so the frequencies fall "
             "too slowly.": _interleave(np.sin(_angles(L, d, two_i=False)), np.cos(_angles(L, d, two_i=False))),
+            "the exponent uses the column index j (j/d); both columns of a pair share one frequency, so the "
+            "exponent is 2i/d with 2i = 2·(j // 2) — the odd column 2i+1 too.": _column_index_bug(L, d),
             "sin and cos are swapped: even columns 2i get sin, odd columns 2i+1 get cos.":
                 _interleave(np.cos(a), np.sin(a)),
             "sin and cos are concatenated in two halves; the paper interleaves them (columns 0, 2, 4 … sin; "
@@ -42,7 +51,8 @@ def sinusoidal_encoding(c: Check, fn) -> None:
             "positions start at 0 (row 0 is [CLS]: sin 0 = 0, cos 0 = 1).":
                 _interleave(np.sin(_angles(L + 1, d)[1:]), np.cos(_angles(L + 1, d)[1:])),
         },
-        hint="PE[pos, 2i] = sin(pos / 10000^(2i/d)), PE[pos, 2i+1] = cos(pos / 10000^(2i/d)).",
+        hint="compare a few entries with the formula by hand: row 1, columns 0 … 3 should be sin(1), cos(1), "
+             "sin(1/10000^(2/d)), cos(1/10000^(2/d)).",
     )
     c.note("PE[pos, 2i] = sin(pos/10000^(2i/d)), PE[pos, 2i+1] = cos(…) on a 12 × 8 table")
     got = c.expect_numpy(c.call(fn, 64, 32, what="sinusoidal_encoding(64, 32)"), "sinusoidal_encoding(64, 32)")

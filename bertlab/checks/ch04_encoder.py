@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from .. import model as ref
 from ._core import Check, exercise
 
-__all__ = ["feed_forward", "attention_layer", "embedding_sum", "load_tensor"]
+__all__ = ["feed_forward", "attention_layer", "embedding_sum", "bert_layer", "load_tensor"]
 
 
 def _gelu_tanh(x: torch.Tensor) -> torch.Tensor:
@@ -39,7 +39,8 @@ def feed_forward(c: Check, fn) -> None:
             "the first bias b₁ is missing: GELU(x W₁ + b₁).": F.gelu(x @ w1) @ w2 + b2,
             "the activation was applied after the second linear map too.": F.gelu(F.gelu(pre) @ w2 + b2),
         },
-        hint="FFN(x) = GELU(x @ w1 + b1) @ w2 + b2.",
+        hint="go step by step and print each shape: (2, 3, 6) → after the first linear map (w1, b1) (2, 3, 12) → "
+             "activation → after the second (w2, b2) (2, 3, 6). The weights are (in, out): no transpose needed.",
     )
     c.note("FFN(x) = GELU(x W₁ + b₁) W₂ + b₂ with exact (erf) GELU")
 
@@ -107,7 +108,9 @@ def attention_layer(c: Check, cls) -> None:
         }
     c.expect_array(got, expected, what="the layer's output (batch 2, seq 5, hidden 8) on a padded batch",
                    kind="torch", atol=1e-5, mistakes=mistakes,
-                   hint="split q, k, v into heads, scores/√d_k, mask before softmax, merge heads, then self.output.")
+                   hint="try your class with num_heads=1 first: it must then equal chapter 01's scaled dot-product "
+                        "attention on query(x), key(x), value(x), followed by self.output. If that works, look at "
+                        "how you split and merge the heads.")
     c.note("matches BertSelfAttention with the same weights, padded batch included")
 
 
@@ -136,8 +139,92 @@ def embedding_sum(c: Check, fn) -> None:
             "index it by position 0 … T-1.": emb.layer_norm(tok + emb.position_embeddings(ids.clamp(max=11)) + seg),
         }
     c.expect_array(got, expected, what="the embeddings (2, 6, 8)", kind="torch", atol=1e-5, mistakes=mistakes,
-                   hint="layer_norm(word(ids) + position(arange(T)) + segment(types)).")
+                   hint="three lookups summed, then the LayerNorm. Print the shape of each lookup: they must all "
+                        "broadcast to (B, T, H), and each table is indexed by something different.")
     c.note("LayerNorm(token + position + segment), positions 0 … T-1")
+
+
+def _recorded(fn, calls: list):
+    """``fn`` that appends the (args, kwargs) of every call to ``calls`` (a function, so the input-mutation
+    check sees the same object before and after)."""
+
+    def part(*args, **kwargs):
+        calls.append((args, kwargs))
+        return fn(*args, **kwargs)
+
+    return part
+
+
+@exercise("bert_layer")
+def bert_layer(c: Check, fn) -> None:
+    """fn(x, attention_mask, self_attention, attention_norm, feed_forward, ffn_norm) -> (B, T, H), post-LN."""
+    torch.manual_seed(0)
+    cfg = ref.BertConfig(vocab_size=10, hidden_size=8, num_hidden_layers=1, num_attention_heads=2,
+                         intermediate_size=16, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+    layer = ref.BertLayer(cfg).eval()
+    with torch.no_grad():  # distinct γ, β per norm, so swapping the two norms shows
+        for norm in (layer.attention_norm, layer.ffn_norm):
+            norm.weight.uniform_(0.5, 1.5)
+            norm.bias.uniform_(-0.5, 0.5)
+    g = torch.Generator().manual_seed(2)
+    x = torch.randn(2, 5, 8, generator=g) * 2 + 0.5
+    am = torch.tensor([[1, 1, 1, 1, 1], [1, 1, 1, 0, 0]])
+
+    def attend(h, attention_mask=None):  # the contract: (B, T, H) and a (B, T) 1/0 mask → (B, T, H)
+        return layer.attention(h, ref.key_mask(attention_mask) if attention_mask is not None else None)[0]
+
+    n1, n2, ffn = layer.attention_norm, layer.ffn_norm, layer.ffn
+    attention_calls: list = []
+    ffn_calls: list = []
+    parts = [_recorded(attend, attention_calls), n1, _recorded(ffn, ffn_calls), n2]
+    with torch.no_grad():
+        got = c.call(fn, x, am, *parts, what="bert_layer(x, attention_mask, self_attention, attention_norm, "
+                     "feed_forward, ffn_norm)")
+        c.expect(attention_calls, "self_attention was never called.",
+                 "the first sub-block is self-attention: call self_attention(…, attention_mask).")
+        c.expect(ffn_calls, "feed_forward was never called.", "the second sub-block is the feed-forward network.")
+        masks = [args[1] if len(args) > 1 else kwargs.get("attention_mask") for args, kwargs in attention_calls]
+        if any(m is None for m in masks):
+            c.fail("self_attention was called without the attention mask, so real tokens attend to padding.",
+                   "pass attention_mask on to self_attention: padded keys must get zero weight.")
+        expected = layer(x, am)
+        a = attend(x, am)
+        h = n1(x + a)
+        unmasked = n1(x + attend(x))
+        pre_h = x + attend(n1(x), am)
+        mistakes = {
+            "this is pre-LN (normalise *before* each sub-block, add the residual after, as GPT-2 does); BERT is "
+            "post-LN: each LayerNorm comes after its residual sum.": pre_h + ffn(n2(pre_h)),
+            "the residual around self-attention is missing: the attention's output must be added to its input "
+            "before attention_norm.": n2(n1(a) + ffn(n1(a))),
+            "the residual around the feed-forward block is missing: add the FFN's input to its output before "
+            "ffn_norm.": n2(ffn(h)),
+            "both residual connections are missing: each sub-block's input is added to its output.": n2(ffn(n1(a))),
+            "the feed-forward block was fed the layer's input x; it reads the output of the attention sub-block "
+            "(after attention_norm).": n2(h + ffn(x)),
+            "the feed-forward block was fed the attention sum *before* attention_norm; feed it the normalised "
+            "result.": n2(h + ffn(x + a)),
+            "the feed-forward block was fed the raw attention output; feed it the attention sub-block's result "
+            "(after its residual sum and attention_norm).": n2(h + ffn(a)),
+            "the LayerNorm after the feed-forward sum (ffn_norm) is missing.": h + ffn(h),
+            "the LayerNorm after the attention sum (attention_norm) is missing.": n2((x + a) + ffn(x + a)),
+            "the second residual adds the layer's input x; it adds the FFN's own input (the normalised "
+            "attention result).": n2(x + ffn(h)),
+            "the two norms are swapped: attention_norm follows self-attention, ffn_norm follows the FFN.":
+                n1(n2(x + a) + ffn(n2(x + a))),
+            "the residual was added after the norm (x + LayerNorm(sublayer(x))); BERT normalises the sum: "
+            "LayerNorm(x + sublayer(x)).": (x + n1(a)) + n2(ffn(x + n1(a))),
+            "attention_norm was used twice; the FFN's sum is normalised by ffn_norm.": n1(h + ffn(h)),
+            "the feed-forward sub-block is missing: this is the output after attention_norm only.": h,
+            "the padding mask did not reach self-attention (real tokens attend to padding); pass attention_mask "
+            "as given.": n2(unmasked + ffn(unmasked)),
+        }
+    c.expect_array(got, expected, what="the layer's output (batch 2, seq 5, hidden 8) on a padded batch",
+                   kind="torch", atol=1e-5, mistakes=mistakes,
+                   hint="write the two sub-blocks as two lines, each ‘sum of the sub-block's input and output, then "
+                        "its norm’, and check which tensor each line reads.")
+    c.note("post-LN: a = attention_norm(x + self_attention(x, mask)); y = ffn_norm(a + feed_forward(a))")
+    c.note("the mask reaches self-attention; padded batch matches bertlab.model.BertLayer")
 
 
 @exercise("load_tensor")

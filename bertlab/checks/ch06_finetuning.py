@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
+from ..finetuning import align_labels as ref_align_labels
+from ..training.metrics import f1_from_confusion as ref_f1_from_confusion
+from ..training.param_groups import no_decay_groups as ref_no_decay_groups
+from ..training.pooling import masked_mean
 from ._core import Check, exercise
 
 __all__ = ["classification_head", "align_labels", "no_decay_groups", "f1_from_confusion"]
@@ -24,13 +29,13 @@ def _head_inputs():
 @exercise("classification_head")
 def classification_head(c: Check, fn) -> None:
     hidden, pooler, mask, weight, bias = _head_inputs()
-    m = mask.float()[..., None]  # (B, T, 1)
-    mean = (hidden * m).sum(1) / m.sum(1)  # (B, H)
+    m = mask.float()[..., None]  # (B, T, 1), for the wrong answers below
+    mean = masked_mean(hidden, mask)  # (B, H): the package's pooling, as BertForSequenceClassification uses it
     for pooling, pooled in (("cls", pooler), ("mean", mean)):
         got = c.call(fn, hidden, pooler, mask, weight, bias, pooling,
                      what=f"classification_head(hidden (3, 6, 8), pooler (3, 8), mask (3, 6), weight (3, 8), bias (3,), "
                           f"pooling={pooling!r})")
-        expected = pooled @ weight.T + bias
+        expected = F.linear(pooled, weight, bias)  # what the head's nn.Linear computes
         mistakes = {
             "softmax was applied: a classification head returns logits; cross_entropy applies log-softmax itself.":
                 (pooled @ weight.T + bias).softmax(-1),
@@ -62,7 +67,7 @@ def _word_ids():
 def align_labels(c: Check, fn) -> None:
     word_ids, word_labels = _word_ids()
     got = c.call(fn, word_ids, word_labels, what="align_labels(word_ids, word_labels)")
-    expected = [-100, 4, 7, -100, -100, 3, -100, -100]
+    expected = [int(x) for x in ref_align_labels(word_ids, word_labels)]  # [-100, 4, 7, -100, -100, 3, -100, -100]
     c.expect(isinstance(got, (list, tuple, np.ndarray, torch.Tensor)),
              f"it returned {type(got).__name__}; expected a list with one label per piece.", "return a list.")
     got = [int(x) for x in (got.tolist() if hasattr(got, "tolist") else got)]
@@ -88,8 +93,9 @@ def align_labels(c: Check, fn) -> None:
     # two consecutive single-piece words with the same label must both be labelled
     got = c.call(fn, [None, 0, 1, 2, 2, None], [5, 5, 6], what="align_labels on two one-piece words in a row")
     got = [int(x) for x in (got.tolist() if hasattr(got, "tolist") else got)]
-    c.expect(got == [-100, 5, 5, 6, -100, -100], f"for word_ids [None, 0, 1, 2, 2, None] and labels [5, 5, 6] got "
-             f"{got}; expected [-100, 5, 5, 6, -100, -100].",
+    expected = [int(x) for x in ref_align_labels([None, 0, 1, 2, 2, None], [5, 5, 6])]  # [-100, 5, 5, 6, -100, -100]
+    c.expect(got == expected, f"for word_ids [None, 0, 1, 2, 2, None] and labels [5, 5, 6] got "
+             f"{got}; expected {expected}.",
              "decide 'new word' by comparing word ids, not labels: two words can share a label.")
     c.note("new word detected by word id, not by label")
 
@@ -133,8 +139,9 @@ def no_decay_groups(c: Check, fn) -> None:
     if any(n.startswith("frozen.") for n in decayed | not_decayed):
         c.fail("frozen parameters (requires_grad=False) are in the groups.",
                "skip parameters with requires_grad=False: a linear probe freezes the encoder.")
-    want_decay = {"embed.weight", "dense.weight"}
-    want_no = {"dense.bias", "norm.weight", "norm.bias", "decoder.bias"}
+    ref_decay, ref_no = ref_no_decay_groups(model, 0.01)  # the package's grouping
+    want_decay = {names[id(p)] for p in ref_decay["params"]}  # {"embed.weight", "dense.weight"}
+    want_no = {names[id(p)] for p in ref_no["params"]}  # {"dense.bias", "norm.weight", "norm.bias", "decoder.bias"}
     if "norm.weight" in decayed and "dense.bias" in not_decayed:
         c.fail("LayerNorm's weight (γ) is decayed. Matching names such as 'LayerNorm.weight' misses layers named "
                "differently (here 'norm').", "test the module type (isinstance(m, nn.LayerNorm)) or p.ndim < 2.")
@@ -158,15 +165,10 @@ def f1_from_confusion(c: Check, fn) -> None:
                  "return {'accuracy': ..., 'precision': ..., 'recall': ..., 'f1': ..., 'macro_f1': ...}.")
         missing = [k for k in ("accuracy", "precision", "recall", "f1", "macro_f1") if k not in got]
         c.expect(not missing, f"the dict lacks {missing}.", "return accuracy, precision, recall, f1, macro_f1.")
-        cmf = cm.astype(float)
-        tp = np.diag(cmf)
-        col, row = cmf.sum(0), cmf.sum(1)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            p = np.where(col > 0, tp / col, 0.0)
-            r = np.where(row > 0, tp / row, 0.0)
-            f1 = np.where(p + r > 0, 2 * p * r / (p + r), 0.0)
-            p_nan = tp / col
-        acc = tp.sum() / cmf.sum()
+        ref = ref_f1_from_confusion(cm)  # the package's reference
+        p, r, f1, acc = ref["precision"], ref["recall"], ref["f1"], ref["accuracy"]
+        tp = np.diag(cm).astype(float)
+        never_predicted = cm.sum(0) == 0  # precision 0/0 there
         c.expect_array(got["accuracy"], acc, "accuracy", kind="any",
                        mistakes={"accuracy divides the diagonal by the number of classes; divide by all examples.":
                                  tp.sum() / len(cm)},
@@ -176,7 +178,7 @@ def f1_from_confusion(c: Check, fn) -> None:
             "recall by the ROW sum (everything truly c).": r,
             "__nan__": "a class that is never predicted has 0/0 precision: count it as 0 (and say so), not NaN.",
         }, hint="precision_c = C[c, c] / C[:, c].sum().")
-        if np.isnan(p_nan).any():
+        if never_predicted.any():
             c.note("a never-predicted class scores precision 0, not NaN")
         c.expect_array(got["recall"], r, "recall", kind="any", hint="recall_c = C[c, c] / C[c, :].sum().")
         c.expect_array(got["f1"], f1, "per-class F1", kind="any", mistakes={

@@ -5,8 +5,8 @@
 #
 # You will build, in order: attention in NumPy (01) → positional encodings (02) → WordPiece
 # tokenization (03) → a PyTorch BERT encoder that reproduces a real pretrained checkpoint to 1e-5 (04)
-# → MLM/NSP pre-training on a CPU (05) → fine-tuning (06) → multimodal fusion (07) → what came after
-# BERT (08). Every formula in the text is computed in a cell next to it.
+# → MLM/NSP pre-training on a CPU (05) → fine-tuning (06) → question answering (07) → multimodal fusion (08) → what came after
+# BERT (09) → scaling out across processes (10). Every formula in the text is computed in a cell next to it.
 #
 # **How the course works**
 # - Read, run each cell top to bottom (Shift+Enter), change things, re-run.
@@ -95,33 +95,40 @@ bertlab.solution("cosine_similarity")
 # The terms the course uses, in English and Chinese, with the chapter that builds each.
 
 # %%
+from IPython.display import Markdown
+
 glossary = [
-    ("token", "词元", "03", "a unit of text the model sees (word or word piece)"),
-    ("WordPiece", "WordPiece 子词切分", "03", "greedy longest-match subword tokenizer, `##` marks continuations"),
-    ("embedding", "嵌入 / 向量表示", "02, 04", "a learned vector for each token id"),
-    ("attention", "注意力", "01", "softmax(QKᵀ/√d_k)V: a weighted average of values"),
-    ("query / key / value", "查询 / 键 / 值", "01", "the three projections attention compares and mixes"),
-    ("multi-head attention", "多头注意力", "01, 04", "h attentions in parallel on d_model/h-wide slices"),
+    ("token", "词元", "03", "a unit of text the model sees (a word or a word piece)"),
+    ("subword", "子词", "03", "a piece of a word: frequent words stay whole, rare ones are split into known pieces"),
+    ("WordPiece", "WordPiece 子词切分", "03", "greedy longest-match subword tokenizer; `##` marks a continuation"),
+    ("[CLS] / [SEP] / [MASK]", "分类标记 / 分隔标记 / 掩码标记", "03",
+     "BERT's special tokens: classification (sequence summary), separator (ends a segment), mask (a token to predict)"),
     ("padding mask", "填充掩码", "01, 03", "hides [PAD] keys from attention"),
-    ("positional encoding", "位置编码", "02", "adds word order: sinusoidal or learned"),
-    ("segment embedding", "句段嵌入", "02, 04", "token type A/B for sentence pairs"),
+    ("embedding", "嵌入 / 向量表示", "02, 04", "a learned vector for each token id"),
+    ("positional encoding", "位置编码", "02", "adds word order: sinusoidal (fixed) or learned"),
+    ("segment embedding", "片段嵌入", "02, 04", "a learned vector for segment A or B of a sentence pair (token type)"),
+    ("attention", "注意力", "01", "a weighted average of values, weighted by how well queries match keys"),
+    ("self-attention", "自注意力", "01, 04", "attention whose queries, keys and values all come from the same sequence"),
+    ("scaled dot-product attention", "缩放点积注意力", "01", "softmax(QKᵀ/√d_k)V"),
+    ("query / key / value", "查询 / 键 / 值", "01", "the three projections attention compares and mixes"),
+    ("multi-head attention", "多头注意力", "01, 04", "h attentions in parallel on d_model/h-wide slices, then W_O"),
+    ('residual connection', '残差连接', '04', "a sub-block's input added to its output: x + f(x)"),
+    ("layer normalization", "层归一化", "02, 04", "normalise each vector to mean 0 and variance 1, then scale (γ) and shift (β)"),
+    ("feed-forward network", "前馈网络", "04", "GELU(xW₁ + b₁)W₂ + b₂ at each position"),
     ("encoder", "编码器", "04", "a stack of attention + feed-forward layers"),
-    ("feed-forward network", "前馈网络", "04", "GELU(xW₁+b₁)W₂+b₂ at each position"),
-    ("layer normalization", "层归一化", "02, 04", "normalise each vector to mean 0, variance 1, then scale"),
     ("pre-training", "预训练", "05", "learning from unlabelled text"),
     ("masked language model (MLM)", "掩码语言模型", "05", "predict hidden tokens from both sides"),
     ("next sentence prediction (NSP)", "下一句预测", "05", "is sentence B the one that follows A?"),
-    ("fine-tuning", "微调", "06", "training the pretrained model on a labelled task"),
-    ("[CLS] / [SEP] / [MASK]", "分类符 / 分隔符 / 掩码符", "03", "BERT's special tokens"),
-    ("multimodal fusion", "多模态融合", "07", "combining text and image representations"),
-    ("contrastive learning", "对比学习", "07", "pull matching pairs together, push others apart"),
-    ("knowledge distillation", "知识蒸馏", "08", "a small student learns from a large teacher"),
-    ("quantisation", "量化", "08", "storing weights in fewer bits (int8)"),
+    ("fine-tuning", "微调", "06", "training the pretrained model further on a labelled task"),
+    ("extractive question answering", "抽取式问答", "07", "find the answer as a span of the given text"),
+    ("multimodal fusion", "多模态融合", "08", "combining text and image representations"),
+    ("contrastive learning", "对比学习", "08", "pull matching pairs together, push the others apart"),
+    ("knowledge distillation", "知识蒸馏", "09", "a small student learns from a large teacher"),
+    ("quantisation", "量化", "09", "storing weights in fewer bits (int8)"),
+    ("data parallelism", "数据并行", "10", "each process trains a copy of the model on its own share of the batch"),
 ]
-print(f"{'English':<32}{'中文':<18}{'ch.':<8}meaning")
-for en, zh, ch, meaning in glossary:
-    pad = 18 - sum(2 if ord(ch_) > 0x2E80 else 1 for ch_ in zh)  # CJK characters are double width
-    print(f"{en:<32}{zh}{' ' * max(pad, 1)}{ch:<8}{meaning}")
+Markdown("| English | 中文 | ch. | meaning |\n|---|---|---|---|\n"
+         + "\n".join(f"| {en} | {zh} | {ch} | {meaning} |" for en, zh, ch, meaning in glossary))
 
 # %% [markdown]
 # ## Summary
@@ -132,3 +139,12 @@ for en, zh, ch, meaning in glossary:
 #
 # **Going further:** chapter 01 starts with the formula at the heart of BERT,
 # softmax(QKᵀ/√d_k)V. The README's chapter map lists every chapter and its status.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+# Where you stand in the whole course: ✅ passed, ❌ failed (with the check's reason), ✏️ not yet.
+# Each check you run in workspace/ remembers its latest result (on your machine only); run this cell
+# again any time, or `python -m bertlab.progress` in a terminal. Each chapter ends with its own line.
+progress = bertlab.progress()
+assert "cosine_similarity" in progress.names()  # every exercise of the course is listed
+progress

@@ -71,7 +71,7 @@ bertlab.show(sinusoidal_encoding)
 # Some tutorials write the encoding as one product, $PE = \sin(\cdot)\cos(\cdot)$. It is not the paper's
 # formula, and it breaks the encoding: $\sin a \cos a = \tfrac12 \sin 2a$, so the even and odd columns are
 # identical (half the dimensions are wasted), position 0 is the zero vector, and the rotation property
-# below no longer holds. Computed:
+# below no longer holds (section 3 measures that). Computed:
 
 # %%
 pe = sinusoidal_encoding(128, 64)
@@ -80,7 +80,8 @@ wrong = np.repeat(np.sin(angles) * np.cos(angles), 2, axis=1)   # sin·cos in bo
 print("paper:   PE[0] =", pe[0, :6], "…")
 print("product: PE[0] =", wrong[0, :6], "…  (position 0 carries no signal)")
 print("product: max |value| =", np.abs(wrong).max().round(3), " (the paper's reaches 1)")
-print("product: even column == odd column:", np.allclose(wrong[:, 0::2], wrong[:, 1::2]))
+print("product: even column == odd column:", np.allclose(wrong[:, 0::2], wrong[:, 1::2]),
+      "(by construction: the formula gives both columns of a pair the same value, so each pair carries one number)")
 
 # %% [markdown]
 # ## 3. Its properties, each computed
@@ -128,6 +129,25 @@ for k in [1, 10, 100]:
     assert err < 1e-9
 
 # %% [markdown]
+# Does the sin·cos product have such a map? $\sin a \cos a = \tfrac12 \sin 2a$, and shifting $\sin 2a$ needs
+# $\cos 2a$, which the product form no longer contains. Rather than argue, fit the **best** linear map $M$
+# (least squares over all 512 positions, $PE_{pos+k} \approx PE_{pos} M$) for both forms and print how much is
+# left unexplained:
+
+# %%
+angles512 = np.arange(512)[:, None] * frequencies(64)[None, :]
+product = np.repeat(np.sin(angles512) * np.cos(angles512), 2, axis=1)     # the tutorial's form, 512 × 64
+residual = {}
+for k in [1, 10, 100]:
+    for name, table in [("paper", pe), ("sin·cos product", product)]:
+        X, Y = table[:-k], table[k:]
+        M_best, *_ = np.linalg.lstsq(X, Y, rcond=None)                   # the best M for this offset
+        residual[name, k] = np.linalg.norm(X @ M_best - Y) / np.linalg.norm(Y)
+    print(f"k = {k:3d}: relative residual of the best linear map — paper {residual['paper', k]:.2f}, "
+          f"sin·cos product {residual['sin·cos product', k]:.2f}")
+assert all(residual["paper", k] < 1e-9 and residual["sin·cos product", k] > 0.2 for k in [1, 10, 100])
+
+# %% [markdown]
 # **The dot product depends only on the offset:** $PE_{pos}\cdot PE_{pos+k} = \sum_i \cos(k\,\omega_i)$,
 # whatever $pos$ is — attention scores between positions can "see" distance. Computed for every pos:
 
@@ -138,6 +158,24 @@ print("largest spread of PE[pos]·PE[pos+k] over pos, any k < 200:", dots.max().
 formula = np.array([np.cos(k * frequencies(64)).sum() for k in offsets])
 measured = np.array([pe[0] @ pe[k] for k in offsets])
 assert np.allclose(formula, measured) and dots.max() < 1e-9
+
+# %% [markdown]
+# Two limits of this property. It is **symmetric**: cos is even, so $PE_{pos}\cdot PE_{pos+k} =
+# PE_{pos}\cdot PE_{pos-k}$ — the dot product tells how far, not which side. And attention never sees
+# $PE\cdot PE$: it compares $x W_Q$ with $x W_K$, and after two different projections the score between
+# positions depends on $pos$ again (random $W_Q$, $W_K$ here):
+
+# %%
+for k in [1, 5, 20]:
+    print(f"k = {k:2d}: PE[100]·PE[100+k] = {pe[100] @ pe[100 + k]:.6f}   PE[100]·PE[100−k] = {pe[100] @ pe[100 - k]:.6f}")
+W_Q, W_K = rng.normal(size=(64, 64)) / 8, rng.normal(size=(64, 64)) / 8
+q_pe, k_pe = pe @ W_Q, pe @ W_K
+plus5 = np.einsum("pd,pd->p", q_pe[50:400], k_pe[55:405])                 # q_pos · k_pos+5 for pos 50 … 399
+minus5 = np.einsum("pd,pd->p", q_pe[50:400], k_pe[45:395])                # q_pos · k_pos−5
+print(f"after W_Q, W_K: spread (sd) of q_pos·k_pos+5 over pos = {plus5.std():.2f} (it was {dots[5]:.1f} before); "
+      f"mean at +5 {plus5.mean():.2f} vs at −5 {minus5.mean():.2f}")
+assert np.allclose([pe[100] @ pe[100 + k] for k in [1, 5, 20]], [pe[100] @ pe[100 - k] for k in [1, 5, 20]])
+assert plus5.std() > 0.1
 
 # %% [markdown]
 # **Wavelengths form a geometric progression**, from $2\pi$ (≈ 6.3 positions) to $2\pi\cdot10000^{(d-2)/d}$,
@@ -260,7 +298,8 @@ assert not np.allclose(o2, o1[:, swap])
 # - Attention is permutation-equivariant; positions must be added to the input.
 # - Sinusoidal: PE(pos, 2i) = sin(pos/10000^(2i/d)), PE(pos, 2i+1) = cos(…) — interleaved, never a sin·cos product.
 # - Properties (computed above): bounded; distinct rows; PE(pos+k) = R_k PE(pos) with one rotation per
-#   offset; PE(pos)·PE(pos+k) depends only on k; wavelengths grow geometrically from 2π.
+#   offset (no linear map exists for the sin·cos product: residual 0.4–0.5); PE(pos)·PE(pos+k) depends
+#   only on k — but equally on −k, and not any more after W_Q, W_K; wavelengths grow geometrically from 2π.
 # - BERT learns 512 position vectors instead, adds segment vectors, then LayerNorm.
 #
 # **Going further:** relative position schemes (Shaw et al. 2018, T5's buckets) and rotary embeddings

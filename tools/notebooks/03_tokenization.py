@@ -63,7 +63,9 @@ print(T.strip_accents(word).lower(), T.basic_tokenize("Crème BRÛLÉE, naïve r
 
 # %% [markdown]
 # **Punctuation** is split off into tokens of its own, and **CJK characters** each become a token
-# (Chinese is written without spaces; BERT's vocabulary has each character):
+# (Chinese is written without spaces, so each character is treated as a word). Whether a character then
+# has an id depends on the vocabulary: the English uncased vocabulary used in this course has only a few
+# hundred Chinese characters, and the others become `[UNK]` (section 4 counts them):
 
 # %%
 print(T.basic_tokenize("Hello!!! It's $3.50, isn't it?"))
@@ -105,6 +107,24 @@ tok = T.WordPieceTokenizer.from_file(minilm_path() / "vocab.txt")
 print(len(tok), "tokens; specials:", {t: tok.vocab[t] for t in T.SPECIAL_TOKENS})
 for w in ["unaffable", "tokenization", "moviegoers", "jehoshaphat"]:
     print(f"{w:>14} → {tok.tokenize(w)}")
+
+# %% [markdown]
+# Back to the Chinese sentences of section 2: the basic tokenizer makes each character a word, but most of
+# those characters are **not** in this vocabulary and become `[UNK]`. Counted over the whole main block of
+# CJK ideographs (U+4E00 … U+9FFF):
+
+# %%
+for text in ["我爱自然语言处理。BERT也是。", "北京是中国的首都。"]:
+    words = T.basic_tokenize(text)
+    print(tok.tokenize(text), " [UNK]:", "".join(w for w in words if tok.tokenize(w) == ["[UNK]"]))
+cjk = [chr(c) for c in range(0x4E00, 0xA000)]
+covered = sum(ch in tok.vocab for ch in cjk)
+print(f"{covered:,} of {len(cjk):,} CJK ideographs ({covered / len(cjk):.1%}) have an id in bert-base-uncased's vocabulary")
+assert covered < 0.05 * len(cjk)
+
+# %% [markdown]
+# Chinese needs a vocabulary trained on Chinese text: Google's `bert-base-chinese` and
+# `bert-base-multilingual` vocabularies list thousands of characters.
 
 # %% [markdown]
 # ### Parity with the reference implementation
@@ -193,34 +213,58 @@ assert agree == len(pairs)
 #
 # 1. split the corpus into words with the basic tokenizer and count them;
 # 2. start from characters: a word's first character as itself, the others as `##c`;
-# 3. repeatedly merge the most frequent adjacent pair of pieces into a new token (this is what the
-#    `tokenizers` library's WordPiece trainer does; the alternative *likelihood* score
-#    count(xy)/(count(x)·count(y)) is available as `score="likelihood"`);
+# 3. repeatedly merge the best adjacent pair of pieces into a new token;
 # 4. stop at the vocabulary size you asked for.
 #
-# The first merges on 3,000 verses:
+# What "best" means is where two algorithms part. **WordPiece** proper (Schuster & Nakajima 2012; the
+# algorithm behind Google's BERT vocabulary, whose trainer was never released) merges the pair that most
+# raises the likelihood of the training text under a model of independent pieces — usually written as the
+# score count(xy) / (count(x)·count(y)): pairs whose parts rarely occur apart. **BPE** merges the most
+# *frequent* pair, count(xy). The `tokenizers` library's `WordPieceTrainer` actually runs BPE merges, and so
+# does this package by default: `train_wordpiece(texts, size)` ranks by frequency (what the course's
+# vocabularies, chapter 05's included, are trained with); `score="likelihood"` ranks by the WordPiece
+# score. Both then tokenize with the same greedy longest-match of section 3. Their first merges on 3,000
+# training verses:
 
 # %%
 texts = verses[:3000]
-v = T.train_wordpiece(texts, 160)
-alphabet = [t for t in v[5:] if len(t.replace("##", "")) == 1]
-print(f"{len(alphabet)} single characters, then the first merges:", v[5 + len(alphabet): 5 + len(alphabet) + 25])
+first_merges = {}
+for score in ("frequency", "likelihood"):
+    v = T.train_wordpiece(texts, 160, score=score)
+    alphabet = [t for t in v[5:] if len(t.replace("##", "")) == 1]
+    first_merges[score] = v[5 + len(alphabet): 5 + len(alphabet) + 20]
+print(f"{len(alphabet)} single characters, then the first 20 merges")
+for score, merges in first_merges.items():
+    print(f"{score:>10}: {' '.join(merges)}")
 
 # %% [markdown]
-# A bigger vocabulary means fewer pieces per word (shorter sequences, bigger embedding table):
+# Frequency builds the commonest words first (`th`, `the`, `and`, `of`); likelihood first glues letters
+# that almost never appear apart (`##zz`, `qu`) and rare names (`egypt`, `uzzi`). The rest of the course
+# uses the frequency ranking.
+#
+# %% [markdown]
+# A bigger vocabulary means fewer pieces per word (shorter sequences, bigger embedding table). Merges are
+# added one at a time, so the vocabulary of 250 tokens is exactly the first 250 entries of the one of 4,000:
+# one training run gives every size. Measured on text no vocabulary saw: 1,000 verses of the corpus's
+# **held-out** chapters (`load_pretraining_corpus("heldout")`, never used for training anything in the
+# course) and 1,000 validation review sentences:
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-eval_words = [w for s in verses[3000:4000] + reviews[:1000] for w in T.basic_tokenize(s)]
-sizes, per_word, seconds = [250, 500, 1000, 2000, 4000], [], []
-train_texts = verses[:12000]
+heldout_verses = [v for doc in data.load_pretraining_corpus("heldout") for v in doc]
+heldout_reviews = data.load_sentiment("validation")[0]
+eval_words = [w for s in heldout_verses[:1000] + heldout_reviews[:1000] for w in T.basic_tokenize(s)]
+train_texts = verses[:12000]                    # training chapters only
+t0 = time.perf_counter()
+vocab_4000 = T.train_wordpiece(train_texts, 4000)
+print(f"trained a 4,000-token vocabulary on {len(train_texts):,} training verses in {time.perf_counter() - t0:.0f} s")
+sizes = [250, 500, 1000, 2000, 4000]
+per_word = []
 for size in sizes:
-    t0 = time.perf_counter()
-    vocab = set(T.train_wordpiece(train_texts, size))
-    seconds.append(time.perf_counter() - t0)
+    vocab = set(vocab_4000[:size])
     per_word.append(np.mean([len(wordpiece(w, vocab)) for w in eval_words]))
-for size, p, s in zip(sizes, per_word, seconds):
-    print(f"vocab {size:5d}: {p:.2f} pieces per word ({s:.1f} s to train)")
+for size, p in zip(sizes, per_word):
+    print(f"vocab {size:5d}: {p:.2f} pieces per word")
 assert all(a > b for a, b in zip(per_word, per_word[1:]))  # strictly fewer pieces as the vocabulary grows
 
 # %%
@@ -228,7 +272,7 @@ plt.figure(figsize=(5, 3))
 plt.semilogx(sizes, per_word, "o-")
 plt.xlabel("vocabulary size")
 plt.ylabel("pieces per word")
-plt.title("held-out verses and reviews")
+plt.title("held-out verses and validation reviews")
 plt.grid(alpha=0.3)
 plt.show()
 
@@ -237,18 +281,26 @@ plt.show()
 # a first hint at why the corpus you pre-train on matters (chapter 06 measures it):
 
 # %%
-kjv_vocab = T.WordPieceTokenizer(T.train_wordpiece(verses, 4000))
+kjv_vocab = T.WordPieceTokenizer(vocab_4000)     # the 4,000 tokens trained above on KJV training verses
+
+
 def pieces(tokenizer, sentences):
     return np.mean([len(tokenizer.tokenize(s)) / max(1, len(T.basic_tokenize(s))) for s in sentences])
-print(f"KJV vocabulary (4,000): {pieces(kjv_vocab, verses[-500:]):.2f} pieces/word on verses, "
-      f"{pieces(kjv_vocab, reviews[:500]):.2f} on reviews")
-print(f"bert-base (30,522):     {pieces(tok, verses[-500:]):.2f} pieces/word on verses, "
-      f"{pieces(tok, reviews[:500]):.2f} on reviews")
+
+
+eval_verses, eval_reviews = heldout_verses[-500:], heldout_reviews[:500]   # held-out chapters, validation reviews
+print(f"KJV vocabulary (4,000): {pieces(kjv_vocab, eval_verses):.2f} pieces/word on held-out verses, "
+      f"{pieces(kjv_vocab, eval_reviews):.2f} on reviews")
+print(f"bert-base (30,522):     {pieces(tok, eval_verses):.2f} pieces/word on held-out verses, "
+      f"{pieces(tok, eval_reviews):.2f} on reviews")
+assert pieces(kjv_vocab, eval_reviews) > pieces(kjv_vocab, eval_verses)
 
 # %% [markdown]
 # ## Summary
 # - Basic tokenizer: clean, space out CJK, lower-case + strip accents (NFD), split on whitespace and punctuation.
 # - WordPiece: longest match first, `##` continuations, the whole word `[UNK]` when stuck or > 100 characters.
+# - Training: BPE-style frequency merges (the package's default, as in `tokenizers`) or WordPiece's
+#   likelihood score (`score="likelihood"`); the uncased English vocabulary lacks most Chinese characters.
 # - Input: `[CLS] A [SEP] B [SEP]`, segment ids 0/1, attention mask 1/0, longest-first truncation.
 # - Our tokenizer equals `transformers.BertTokenizer` on all 43,855 corpus sentences and the hard cases.
 #

@@ -29,7 +29,7 @@ from bertlab import checks as check
 from bertlab import data
 from bertlab import pretraining as P
 from bertlab.model import BertForPreTraining
-from bertlab.pretrain import course_tokenizer
+from bertlab.course_vocab import course_tokenizer
 
 plt.rcParams["figure.dpi"] = 80
 torch.manual_seed(0)
@@ -92,13 +92,17 @@ for label in (P.IS_NEXT, P.NOT_NEXT):
 # predict, and fine-tuning (which has no `[MASK]`) is less of a surprise. Labels hold the original id at
 # chosen positions and **−100** elsewhere (never 0: 0 is the `[PAD]` id, a real class).
 #
-# Bugs seen in popular implementations: choosing `[CLS]`/`[SEP]`/`[PAD]`; a random replacement that can
-# be a special token; drawing the 80 % and the 10 % as *independent* masks that overlap, so the split is
-# only approximate; labels that reuse 0 as "ignore".
+# Bugs seen in teaching implementations: choosing `[CLS]`/`[SEP]`/`[PAD]`; drawing the 80 % and the 10 %
+# as *independent* masks that overlap, so the split is only approximate; labels that reuse 0 as "ignore".
+#
+# One **refinement** (not a bug fix): Google's original `create_pretraining_data.py` and transformers'
+# `DataCollatorForLanguageModeling` draw the random replacement from the *whole* vocabulary, so it is a
+# special token with probability 5 / 8,000 — once in ~16,000 chosen positions (10 % of them are replaced).
+# The package draws it from the non-special tokens only: cleaner, with no measurable effect.
 #
 # ### Exercise 2 — `mask_tokens(input_ids, special_ids, vocab_size, mask_id, mlm_probability=0.15, generator=None)`
-# `input_ids` `(B, T)` LongTensor; draw every random number from `generator`; return `(masked_ids, labels)`
-# without changing the input.
+# `input_ids` `(B, T)` LongTensor; draw every random number from `generator`; draw random replacements from
+# the non-special ids (the refinement above); return `(masked_ids, labels)` without changing the input.
 
 # %% tags=["exercise:mask_tokens"]
 def mask_tokens(input_ids, special_ids, vocab_size, mask_id, mlm_probability=0.15, generator=None):
@@ -197,6 +201,7 @@ assert gathered < full
 # %%
 # NBVAL_IGNORE_OUTPUT
 eval_batches = P.fixed_eval_batches(held_pairs, tok)
+at_start = {"step": 0, **P.evaluate(model, eval_batches[:4], tok.mask_id)}  # measured, not assumed to be 0
 hist = P.train(model, train_pairs, tok, steps=200, batch_size=32, lr=1e-3, warmup=30, seed=0,
                eval_fn=lambda m: P.evaluate(m, eval_batches[:4], tok.mask_id), eval_every=50)
 print(f"{len(hist.step)} steps in {hist.seconds:.0f} s ({hist.seconds / len(hist.step):.2f} s/step)")
@@ -216,9 +221,9 @@ axes[1].plot(hist.nsp, alpha=0.5, color="tab:orange")
 axes[1].axhline(np.log(2), ls=":", color="gray", label="ln 2 (chance)")
 axes[1].set(xlabel="step", title="NSP loss")
 axes[1].legend()
-steps_eval = [0] + [e["step"] for e in hist.evals]
-axes[2].plot(steps_eval, [0] + [e["mlm_acc"] for e in hist.evals], "o-", label="MLM acc, all chosen")
-axes[2].plot(steps_eval, [0] + [e["mask_acc"] for e in hist.evals], "o-", label="MLM acc, [MASK] only")
+evals = [at_start] + hist.evals  # step 0: the untrained model, evaluated on the same held-out batches
+axes[2].plot([e["step"] for e in evals], [e["mlm_acc"] for e in evals], "o-", label="MLM acc, all chosen")
+axes[2].plot([e["step"] for e in evals], [e["mask_acc"] for e in evals], "o-", label="MLM acc, [MASK] only")
 axes[2].set(xlabel="step", ylabel="held-out accuracy", title="held-out MLM accuracy")
 axes[2].legend()
 plt.tight_layout()
@@ -252,7 +257,7 @@ assert scores["mlm_acc"] > 0.04 and scores["mask_acc"] > 0.03  # far above a uni
 # steps per second); warm-up 200 steps, peak lr 1e-3.
 #
 # ## 6. A longer run: the course's shipped checkpoint
-# `python -m bertlab.pretrain` runs the same training as a command (and under `torchrun` for several
+# `python -m bertlab.runs.pretrain` runs the same training as a command (and under `torchrun` for several
 # processes). The checkpoint in `data/tiny-bert/` was made with it in 28 minutes on **one** CPU thread of a
 # busy 2-core machine; its recipe and measured numbers are in `data/tiny-bert/training.json`:
 
@@ -277,7 +282,7 @@ assert s2["mask_acc"] > base["left_neighbour"] and s2["nsp_acc"] > 0.6  # past t
 # Past the plateau: at `[MASK]` the checkpoint beats the neighbour-word baseline by a wide margin, so it
 # uses context from both sides. NSP is clearly above chance but far from its training loss (≈ 0.1 at the
 # end of the log) — on the training pairs it memorises, on held-out chapters it generalises less. NSP is
-# the weaker signal; RoBERTa (chapter 08) drops it.
+# the weaker signal; RoBERTa (chapter 09) drops it.
 
 # %% [markdown]
 # Fill in the blank on held-out verses (Genesis 4 is one of the held-out chapters; top 5 with probabilities):
@@ -317,5 +322,5 @@ head_view(att, tokens, sentence_b_start=tokens.index("[SEP]") + 1)
 # - A minute on a CPU learns frequencies and copying (the unigram plateau), not language: always
 #   compare with baselines and report `[MASK]`-only accuracy.
 #
-# **Going further:** RoBERTa drops NSP and masks dynamically (chapter 08); ELECTRA learns from every
+# **Going further:** RoBERTa drops NSP and masks dynamically (chapter 09); ELECTRA learns from every
 # token instead of 15 %. Chapter 06 fine-tunes pretrained encoders.

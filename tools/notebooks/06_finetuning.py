@@ -25,7 +25,7 @@ from torch import nn  # nn.LayerNorm, for the no-decay exercise
 
 import bertlab
 from bertlab import checks as check
-from bertlab import data, finetune  # finetune: the full runs' recipes and runners (python -m bertlab.finetune)
+from bertlab import data, learners
 from bertlab import finetuning as ft  # ft: the training library (heads' inputs, fine_tune, metrics)
 from bertlab import ner_data
 from bertlab.model import BertForSequenceClassification
@@ -36,13 +36,13 @@ torch.set_num_threads(2)
 
 
 def command_results(name: str) -> dict:
-    """The full runs' numbers saved by `python -m bertlab.finetune` (empty rows if it has not been run)."""
+    """The full runs' numbers saved by `python -m bertlab.runs.finetune` (empty rows if it has not been run)."""
     path = data.DATA_DIR / name
     return json.loads(path.read_text()) if path.is_file() else {"rows": {}, "sizes": [], "n_train": 0}
 
 
-RESULTS = command_results("finetune_results.json")  # python -m bertlab.finetune
-NER_RESULTS = command_results("finetune_ner_results.json")  # python -m bertlab.finetune --task ner
+RESULTS = command_results("finetune_results.json")  # python -m bertlab.runs.finetune
+NER_RESULTS = command_results("finetune_ner_results.json")  # python -m bertlab.runs.finetune --task ner
 T_START = time.perf_counter()
 
 # %% [markdown]
@@ -163,7 +163,7 @@ assert factor(0) < 0.05 and factor(29) == 1.0 and factor(299) < 0.01
 # | MiniLM, linear probe | 6 layers pre-trained on a billion modern sentence pairs; **frozen** |
 # | MiniLM, full fine-tuning | the same, every weight updated |
 #
-# The full grid costs over an hour of CPU, so `python -m bertlab.finetune` ran it and saved the
+# The full grid costs over an hour of CPU, so `python -m bertlab.runs.finetune` ran it and saved the
 # numbers in `data/finetune_results.json`. Here we re-measure **live** what fits in this notebook's
 # two-minute budget — the baseline, the random-init network and MiniLM fine-tuning at 1,000 labels — and put
 # both side by side. First the bag-of-words baseline:
@@ -171,7 +171,7 @@ assert factor(0) < 0.05 and factor(29) == 1.0 and factor(299) < 0.01
 # %%
 live = {}
 for n in (1000,):
-    r = finetune.run_tfidf(finetune.subset(*train, n), val, test)
+    r = learners.run_tfidf(learners.subset(*train, n), val, test)
     live[("tfidf", str(n or "all"))] = r
     print(f"TF-IDF + LR, {n or 'all':>5} labels: test accuracy {r['accuracy']:.1%}  macro F1 {r['macro_f1']:.1%}")
 assert live[("tfidf", "1000")]["accuracy"] > 0.62  # well above the 57 % majority class
@@ -185,11 +185,11 @@ assert live[("tfidf", "1000")]["accuracy"] > 0.62  # well above the 57 % majorit
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-train_1k = finetune.subset(*train, 1000)
-model, tok = finetune.tiny_classifier(pretrained=False, pooling="mean")
+train_1k = learners.subset(*train, 1000)
+model, tok = learners.tiny_classifier(pretrained=False, pooling="mean")
 res = ft.fine_tune(model, ft.encode_sentences(tok, *train_1k), epochs=5, lr=1e-3, group_by_length=True, progress=True)
 pred = ft.predict_logits(model, ft.encode_sentences(tok, *test)).argmax(-1).numpy()
-live[("random", "1000")] = {**finetune.scores(test[1], pred), "train_seconds": res.seconds}
+live[("random", "1000")] = {**learners.scores(test[1], pred), "train_seconds": res.seconds}
 print(f"random: test accuracy {live[('random', '1000')]['accuracy']:.1%}  ({res.steps} steps, {res.seconds:.0f} s)")
 
 # %%
@@ -198,7 +198,7 @@ assert live[("random", "1000")]["accuracy"] > 0.58  # above the 57 % majority cl
 # %% [markdown]
 # Then MiniLM, two ways. The **linear probe** freezes the encoder and trains only the head — in practice:
 # encode each sentence once (mean-pooled) and fit a logistic regression on those features
-# (`finetune.run_probe`; encoding the splits costs ~30 s here, so its numbers come from the command).
+# (`learners.run_probe`; encoding the splits costs ~30 s here, so its numbers come from the command).
 # **Full fine-tuning** trains everything; live, one epoch at 2e-4 with warm-up and decay (above the usual
 # range because it is one short epoch of 32 steps; the command uses 1e-4 over more epochs):
 
@@ -212,12 +212,12 @@ assert trainable == 2 * 384 + 2
 # %%
 # NBVAL_IGNORE_OUTPUT
 torch.manual_seed(0)
-minilm, tok = finetune.minilm_classifier(pooling="mean")
+minilm, tok = learners.minilm_classifier(pooling="mean")
 test_enc = ft.encode_sentences(tok, *test)
 res = ft.fine_tune(minilm, ft.encode_sentences(tok, *train_1k), None, epochs=1, lr=2e-4, group_by_length=True,
                    progress=True)
 test_logits = ft.predict_logits(minilm, test_enc)
-live[("minilm", "1000")] = {**finetune.scores(test[1], test_logits.argmax(-1).numpy()), "train_seconds": res.seconds}
+live[("minilm", "1000")] = {**learners.scores(test[1], test_logits.argmax(-1).numpy()), "train_seconds": res.seconds}
 print(f"MiniLM full fine-tuning: test accuracy {live[('minilm', '1000')]['accuracy']:.1%} ({res.seconds:.0f} s)")
 
 # %%
@@ -447,7 +447,7 @@ def align_labels(word_ids, word_labels):
 check.align_labels(align_labels)
 
 # %%
-tiny_model, tiny_tok = finetune.token_classifier("tiny", len(ner_data.TAGS))
+tiny_model, tiny_tok = learners.token_classifier("tiny", len(ner_data.TAGS))
 pieces, word_ids = ft.tokenize_words(tiny_tok, words)
 labels = ft.align_labels(word_ids, [ner_data.TAG_ID[t] for t in tags])
 for p, w, lab in list(zip(pieces, word_ids, labels))[:14]:
@@ -463,10 +463,10 @@ for p, w, lab in list(zip(pieces, word_ids, labels))[:14]:
 ner_live = {}
 small = ner_data.NerSplit(ner["train"].words[:1000], ner["train"].tags[:1000])
 for name in ("tiny", "random"):
-    model, tok_ = finetune.token_classifier(name, len(ner_data.TAGS))
+    model, tok_ = learners.token_classifier(name, len(ner_data.TAGS))
     res = ft.fine_tune(model, ft.encode_tagged(tok_, small.words, small.tag_ids()), None, epochs=3, lr=1e-3,
                        progress=True)
-    ner_live[name] = {s: finetune.tag_scores(model, tok_, ner[s]) for s in ("test_seen", "test_unseen")}
+    ner_live[name] = {s: learners.tag_scores(model, tok_, ner[s]) for s in ("test_seen", "test_unseen")}
     print(f"{name:>6}: F1 seen names {ner_live[name]['test_seen']['f1']:.1%}, held-out names "
           f"{ner_live[name]['test_unseen']['f1']:.1%}  ({res.seconds:.0f} s)")
     if name == "tiny":
@@ -510,7 +510,7 @@ for k in range(3):
 #   help on tagging unseen names in the KJV.
 # * Token classification labels the first word piece and ignores the rest (-100); score entities, not tokens.
 #
-# **Going further:** `python -m bertlab.finetune` (the whole grid; `--task ner` for the tagger); try
+# **Going further:** `python -m bertlab.runs.finetune` (the whole grid; `--task ner` for the tagger); try
 # [CLS] pooling for MiniLM (its pooler was not trained by sentence-transformers: measure what that costs);
 # add a CRF layer or BIO-constraint decoding to the tagger; fine-tune with several seeds and report the
 # spread — at 250 labels it is several points.
