@@ -115,8 +115,37 @@ def execute(nb: nbformat.NotebookNode, strict: bool = False, timeout: int = 600)
         os.environ.update(old)
 
 
+def _progress_bar_texts(nb: nbformat.NotebookNode) -> dict[str, str]:
+    """The final state of every tqdm widget bar, as text ("train: 100%|██████████| 200/200 [00:41<00:00]").
+
+    A tqdm.auto bar is an ipywidgets HBox(prefix HTML, FloatProgress, suffix HTML); the text/plain its
+    output carries was captured when it was first displayed (0 %). Read its last state from the widget
+    state that execution stored, so a reader of the committed notebook sees where the bar ended.
+    """
+    import html
+
+    state = nb.metadata.get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {}).get("state", {})
+    texts = {}
+    for model_id, model in state.items():
+        children = model.get("state", {}).get("children", [])
+        if model.get("model_name") != "HBoxModel" or len(children) != 3:
+            continue
+        parts = [state.get(c.removeprefix("IPY_MODEL_"), {}) for c in children]
+        if [p.get("model_name") for p in parts] != ["HTMLModel", "FloatProgressModel", "HTMLModel"]:
+            continue
+        value, total = parts[1]["state"].get("value", 0), parts[1]["state"].get("max", 0) or 1
+        filled = max(0, min(10, int(10 * value / total)))
+        prefix, suffix = (html.unescape(p["state"].get("value", "")).replace("\u2007", " ") for p in (parts[0], parts[2]))
+        texts[model_id] = f"{prefix}|{'█' * filled}{' ' * (10 - filled)}|{suffix}"
+    return texts
+
+
 def clean_outputs(nb: nbformat.NotebookNode) -> None:
-    """Drop what must not be committed: live-view outputs, widget state, volatile metadata."""
+    """Drop what must not be committed: live-view outputs, widget state, volatile metadata.
+
+    Progress bars keep a text copy of their final state (see ``_progress_bar_texts``).
+    """
+    bars = _progress_bar_texts(nb)
     nb.metadata.pop("widgets", None)
     for cell in nb.cells:
         cell.metadata.pop("execution", None)
@@ -128,6 +157,9 @@ def clean_outputs(nb: nbformat.NotebookNode) -> None:
         for out in cell.get("outputs", []):
             data = out.get("data", {})
             data.pop("application/vnd.jupyter.widget-state+json", None)
+            view = data.get("application/vnd.jupyter.widget-view+json", {})
+            if view.get("model_id") in bars:
+                data["text/plain"] = bars[view["model_id"]]
 
 
 def inject_solutions(nb: nbformat.NotebookNode) -> list[str]:
