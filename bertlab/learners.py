@@ -45,7 +45,7 @@ _TINY_EPOCHS = {"250": 30, "1000": 15, "4000": 8, "all": 5}
 RECIPES = {
     "random-init": {"lr": 3e-4, "epochs": _TINY_EPOCHS, "patience": 4, "min_epochs": 3, "pooling": "mean"},
     "course-bert": {"lr": 3e-4, "epochs": _TINY_EPOCHS, "patience": 4, "min_epochs": 3, "pooling": "mean"},
-    "minilm": {"lr": 1e-4, "epochs": {"250": 10, "1000": 5, "4000": 2, "all": 1}, "patience": 3, "min_epochs": 2,
+    "minilm": {"lr": 1e-4, "epochs": {"250": 10, "1000": 5, "4000": 2, "all": 2}, "patience": 3, "min_epochs": 2,
                "pooling": "mean"},
     "minilm-random-init": {"lr": 2e-4, "epochs": {"250": 20, "1000": 10, "4000": 3, "all": 2}, "patience": 3,
                            "min_epochs": 2, "pooling": "mean"},

@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .training.pooling import masked_mean
+from .pooling import masked_mean
 
 
 @dataclass

@@ -12,7 +12,7 @@ import torch
 
 from .model import BertModel
 from .tokenizer import WordPieceTokenizer
-from .training.pooling import masked_mean
+from .pooling import masked_mean
 
 
 @torch.no_grad()

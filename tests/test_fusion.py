@@ -14,7 +14,7 @@ from bertlab.fusion import encoders, models, objectives, training
 from bertlab.pretraining import tiny_config
 from bertlab.tokenizer import WordPieceTokenizer
 from bertlab.training.metrics import accuracy
-from bertlab.training.pooling import masked_mean
+from bertlab.pooling import masked_mean
 
 torch.set_num_threads(1)
 VOCAB = 30

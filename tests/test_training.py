@@ -12,7 +12,7 @@ from bertlab.model import BertConfig, BertForSequenceClassification, count_param
 from bertlab.pretraining import IGNORE_INDEX, tiny_config
 from bertlab.training.metrics import accuracy
 from bertlab.training.param_groups import no_decay_groups
-from bertlab.training.pooling import masked_mean
+from bertlab.pooling import masked_mean
 
 
 def test_masked_mean_ignores_padding_and_gives_zero_for_an_empty_row():

@@ -10,7 +10,7 @@ from torch import nn
 from ..finetuning import align_labels as ref_align_labels
 from ..training.metrics import f1_from_confusion as ref_f1_from_confusion
 from ..training.param_groups import no_decay_groups as ref_no_decay_groups
-from ..training.pooling import masked_mean
+from ..pooling import masked_mean
 from ._core import Check, exercise
 
 __all__ = ["classification_head", "align_labels", "no_decay_groups", "f1_from_confusion"]

@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..model import BertConfig, BertLayer, BertModel
-from ..training.pooling import masked_mean
+from ..pooling import masked_mean
 
 
 def patchify(images: torch.Tensor, patch_size: int) -> torch.Tensor:

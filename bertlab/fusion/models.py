@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..model import BertConfig, BertModel, BertSelfAttention, FeedForward, explicit_attention, key_mask
-from ..training.pooling import masked_mean
+from ..pooling import masked_mean
 from .encoders import ImageEncoder, PatchEmbedding, TextEncoder, make_image_encoder
 from .objectives import info_nce
 

@@ -4,8 +4,9 @@
   ``warmup_linear_schedule``);
 - :mod:`~bertlab.training.param_groups` — AdamW groups that never decay biases, LayerNorm or scalars
   (``no_decay_groups``);
-- :mod:`~bertlab.training.pooling` — the mean of the real tokens' vectors (``masked_mean``);
-- :mod:`~bertlab.training.metrics` — accuracy, confusion matrix, per-class and macro F1, entity-level F1.
+- :mod:`~bertlab.training.metrics` — accuracy, confusion matrix, per-class and macro F1, entity-level F1;
+- pooling: :func:`bertlab.pooling.masked_mean`, one level down beside the model (the classifier head uses it,
+  and the model never imports the training toolkit).
 
 The loops themselves live with their chapter: :func:`bertlab.pretraining.train` (05),
 :func:`bertlab.finetuning.fine_tune` (06, the one supervised loop, also used by fusion and distillation),

@@ -499,7 +499,7 @@ else:
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-from bertlab.training.pooling import masked_mean
+from bertlab.pooling import masked_mean
 
 
 class TutorialFFN(nn.Module):
@@ -592,7 +592,7 @@ assert near[0] > near[1] and near[2] > near[3]
 # `masked_mean` (also used by the mean-pooling classifier of chapter 06):
 
 # %%
-from bertlab.training.pooling import masked_mean
+from bertlab.pooling import masked_mean
 
 bertlab.show(masked_mean)
 

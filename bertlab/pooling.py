@@ -1,7 +1,8 @@
 """Mean pooling over the real tokens — the sentence vector of MiniLM, of the course's mean-pooling
 classifier and of the fusion models' text side.
 
-A leaf module (torch only), so the model, the sentence embeddings and the fusion models share it.
+A leaf module (torch only) beside the model, so the model, the sentence embeddings, the training loops and
+the fusion models share it without the model importing the training toolkit.
 """
 
 from __future__ import annotations
