@@ -86,23 +86,32 @@ def balanced_digits(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     return images[keep], labels[keep]
 
 
-def digit_claims(split: str = "train", test_fraction: float = 0.2, seed: int = 0) -> ImageTextSet:
+SPLITS = ("train", "validation", "test")
+
+
+def digit_claims(split: str = "train", test_fraction: float = 0.2, seed: int = 0,
+                 validation_fraction: float = 0.1) -> ImageTextSet:
     """The both-modalities task: (digit image, claim) → yes (1) / no (0).
 
-    Images are split per class (``test_fraction`` of each digit goes to "test"), then every image gets
-    all four :data:`CLAIMS`. So within each split each digit appears equally often, each image has
-    two true and two false claims, and each claim is true for exactly half of the images.
+    Images are split per class: the first ``test_fraction`` of each digit goes to "test", the next
+    ``validation_fraction`` to "validation" (for choosing settings and early stopping), the rest to "train"
+    (174 per digit: 35 / 17 / 122). Then every image gets all four :data:`CLAIMS`. So within each split each
+    digit appears equally often, each image has two true and two false claims, and each claim is true for
+    exactly half of the images.
     """
-    if split not in ("train", "test"):
-        raise ValueError(f"split must be 'train' or 'test'; got {split!r}")
-    if not 0 < test_fraction < 1:
-        raise ValueError(f"test_fraction must be in (0, 1); got {test_fraction}")
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}; got {split!r}")
+    if not (0 < test_fraction < 1 and 0 <= validation_fraction < 1 and test_fraction + validation_fraction < 1):
+        raise ValueError(f"need 0 < test_fraction, 0 ≤ validation_fraction and their sum < 1; got "
+                         f"{test_fraction} and {validation_fraction}")
     images, digits = balanced_digits(seed)
     chosen = []
     for d in range(10):
         idx = np.flatnonzero(digits == d)  # already shuffled
         n_test = int(round(len(idx) * test_fraction))
-        chosen.append(idx[:n_test] if split == "test" else idx[n_test:])
+        n_val = int(round(len(idx) * validation_fraction))
+        parts = {"test": idx[:n_test], "validation": idx[n_test:n_test + n_val], "train": idx[n_test + n_val:]}
+        chosen.append(parts[split])
     img_idx = np.sort(np.concatenate(chosen))
     texts, labels, image_ids = [], [], []
     for i in img_idx:
@@ -115,18 +124,25 @@ def digit_claims(split: str = "train", test_fraction: float = 0.2, seed: int = 0
                         digits[image_ids])
 
 
-def digit_captions(split: str = "train", test_fraction: float = 0.2, seed: int = 0) -> ImageTextSet:
-    """One caption per image, "a handwritten seven" (labels = the digit): for matching and CLIP."""
-    claims = digit_claims(split, test_fraction, seed)
+def digit_captions(split: str = "train", test_fraction: float = 0.2, seed: int = 0,
+                   validation_fraction: float = 0.1) -> ImageTextSet:
+    """One caption per image, "a handwritten seven" (labels = the digit), from the same image splits as
+    :func:`digit_claims`: for matching and CLIP."""
+    claims = digit_claims(split, test_fraction, seed, validation_fraction)
     first = np.flatnonzero(np.r_[True, claims.image_ids[1:] != claims.image_ids[:-1]])  # one row per image
     digits = claims.classes[first]
     return ImageTextSet(claims.images[first], [digit_prompt(d) for d in digits], digits.copy(),
                         claims.image_ids[first], digits.copy())
 
 
-def digit_prompt(digit: int) -> str:
-    """The zero-shot prompt / caption for a digit: ``digit_prompt(7) == "a handwritten seven"``."""
-    return f"a handwritten {DIGIT_WORDS[int(digit)]}"
+CAPTION_TEMPLATE = "a handwritten {}"  # the training captions of chapter 08's dual encoder
+HELD_OUT_TEMPLATES = ("a picture of a {}", "this is a {}")  # wordings the dual encoder never trains on
+
+
+def digit_prompt(digit: int, template: str = CAPTION_TEMPLATE) -> str:
+    """The caption / prompt for a digit: ``digit_prompt(7) == "a handwritten seven"``,
+    ``digit_prompt(7, "a picture of a {}") == "a picture of a seven"``."""
+    return template.format(DIGIT_WORDS[int(digit)])
 
 
 # -- synthetic scenes --------------------------------------------------------------------------------

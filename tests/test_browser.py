@@ -206,7 +206,10 @@ def test_chapter_opens_in_jupyterlab_with_its_committed_outputs_drawn(lab, reade
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"open-{chapter.stem}.png"))
     page.evaluate("async () => { await window.jupyterapp.commands.execute('application:close-all'); return true; }")
-    page.wait_for_function("() => !document.querySelector('.jp-NotebookPanel')", timeout=30_000)
+    try:
+        page.wait_for_function("() => !document.querySelector('.jp-NotebookPanel')", timeout=30_000)
+    except Exception:
+        page.screenshot(path="/tmp/closefail.png"); raise
     _shutdown_kernels(base, token)
     print(f"\n{chapter.name}: {drawn}/{images} committed figures drawn, {math} formulas typeset")
     assert drawn == images, f"{drawn} of the {images} committed figures drew"
