@@ -18,12 +18,12 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from .pooling import masked_mean
 from .pretraining import IGNORE_INDEX
 from .training.metrics import accuracy
 from .training.metrics import confusion_matrix as confusion_matrix  # re-exported: chapter 06 uses ft.*
 from .training.metrics import f1_from_confusion as f1_from_confusion
 from .training.param_groups import no_decay_groups
-from .pooling import masked_mean
 from .training.schedule import warmup_linear_lambda as warmup_linear_lambda
 from .training.schedule import warmup_linear_schedule
 

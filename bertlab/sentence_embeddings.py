@@ -11,8 +11,8 @@ from collections.abc import Sequence
 import torch
 
 from .model import BertModel
-from .tokenizer import WordPieceTokenizer
 from .pooling import masked_mean
+from .tokenizer import WordPieceTokenizer
 
 
 @torch.no_grad()

@@ -66,7 +66,8 @@ def _follow_renames(workspace: Path, manifest: dict[str, str]) -> list[str]:
 def sync(chapters: Path = ROOT / "chapters", workspace: Path = ROOT / "workspace") -> dict[str, list[str]]:
     """Bring ``workspace`` up to date with ``chapters`` without ever overwriting the learner's edits.
 
-    Returns what happened: {"renamed": […] (renumbered chapters moved with the learner's edits), "added": […], "updated": […], "kept": […] (learner-changed, course updated),
+    Returns what happened: {"renamed": […] (renumbered chapters moved with the learner's edits),
+    "added": […], "updated": […], "kept": […] (learner-changed, course updated),
     "unchanged": […]}.
     """
     if not chapters.is_dir():

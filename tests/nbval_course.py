@@ -27,8 +27,6 @@ import os
 from collections import defaultdict
 from pathlib import Path
 
-import pytest
-
 BUDGET_S = float(os.environ.get("BERTLAB_NOTEBOOK_BUDGET_S", "120"))
 _run_s: dict[str, float] = defaultdict(float)
 _solved_s: dict[str, float] = defaultdict(float)

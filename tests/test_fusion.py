@@ -11,10 +11,10 @@ import torch
 from bertlab import multimodal_data as md
 from bertlab.finetuning import fine_tune, predict_logits
 from bertlab.fusion import encoders, models, objectives, training
+from bertlab.pooling import masked_mean
 from bertlab.pretraining import tiny_config
 from bertlab.tokenizer import WordPieceTokenizer
 from bertlab.training.metrics import accuracy
-from bertlab.pooling import masked_mean
 
 torch.set_num_threads(1)
 VOCAB = 30

@@ -9,10 +9,10 @@ from torch import nn
 
 from bertlab.fusion.models import DualEncoder
 from bertlab.model import BertConfig, BertForSequenceClassification, count_parameters, explicit_attention, key_mask
+from bertlab.pooling import masked_mean
 from bertlab.pretraining import IGNORE_INDEX, tiny_config
 from bertlab.training.metrics import accuracy
 from bertlab.training.param_groups import no_decay_groups
-from bertlab.pooling import masked_mean
 
 
 def test_masked_mean_ignores_padding_and_gives_zero_for_an_empty_row():

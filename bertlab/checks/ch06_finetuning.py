@@ -8,9 +8,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..finetuning import align_labels as ref_align_labels
+from ..pooling import masked_mean
 from ..training.metrics import f1_from_confusion as ref_f1_from_confusion
 from ..training.param_groups import no_decay_groups as ref_no_decay_groups
-from ..pooling import masked_mean
 from ._core import Check, exercise
 
 __all__ = ["classification_head", "align_labels", "no_decay_groups", "f1_from_confusion"]
