@@ -221,3 +221,11 @@ def word_vocab(texts: list[str]) -> list[str]:
     specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
     words = sorted({w for t in texts for w in t.lower().split()})
     return specials + words
+
+
+def chapter_vocab() -> list[str]:
+    """The word-level vocabulary of chapter 08 (notebook and ``python -m bertlab.runs.fusion`` alike): every word
+    of the claims, of the digit prompts in the training and the held-out wordings, and of the scene captions."""
+    prompts = [digit_prompt(d, t) for t in (CAPTION_TEMPLATE, *HELD_OUT_TEMPLATES) for d in range(10)]
+    scenes = [f"a {c} {s} left of right of" for c in COLOURS for s in SHAPES]
+    return word_vocab(list(CLAIMS) + prompts + scenes)

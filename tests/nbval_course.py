@@ -18,7 +18,8 @@ Loaded next to nbval: ``pytest --nbval chapters -p tests.nbval_course``. For eve
    a chapter whose run + replay (an upper bound of its solved run) exceeds the budget fails the session.
 
 Every kernel gets the offline guard (``tools.nbtools.kernel_env``: an IPython start-up file that makes
-any non-loopback connection raise) and never records learner progress. ``--no-solved`` skips part 2.
+any non-loopback connection raise), and each chapter's last item proves it is active in that chapter's
+kernel; kernels never record learner progress. ``--no-solved`` skips part 2.
 """
 
 from __future__ import annotations
@@ -27,9 +28,20 @@ import os
 from collections import defaultdict
 from pathlib import Path
 
+from nbval.plugin import IPyNbCell
+
 BUDGET_S = float(os.environ.get("BERTLAB_NOTEBOOK_BUDGET_S", "120"))
 _run_s: dict[str, float] = defaultdict(float)
 _solved_s: dict[str, float] = defaultdict(float)
+_GUARD_PROBE = """\
+import socket
+try:
+    socket.getaddrinfo("pypi.org", 443)
+except Exception as e:
+    assert type(e).__name__ == "NetworkBlocked", f"not the offline guard: {e!r}"
+else:
+    raise AssertionError("the offline guard is not active in this kernel: a name lookup went out")
+"""
 _STRICT_ON = '__import__("os").environ["BERTLAB_STRICT_CHECKS"] = "1"  # solved replay: every check must pass\n'
 
 
@@ -38,8 +50,10 @@ def pytest_addoption(parser):
 
 
 def pytest_configure(config):
+    import bertlab._offline
     from tools.nbtools import kernel_env
 
+    bertlab._offline.install()  # this test process too: any non-loopback connection raises
     env = kernel_env(strict=False)  # offline guard in every kernel nbval starts (IPYTHONDIR start-up file)
     env["BERTLAB_NO_PROGRESS"] = "1"  # checks run by the tests never record a learner's progress
     os.environ.update(env)
@@ -77,44 +91,46 @@ def _solved_items(nbfile) -> list:
     return items
 
 
-def pytest_collection_modifyitems(session, config, items):
-    if config.getoption("no_solved") or not (config.option.nbval or config.option.nbval_lax):
-        return
-    from nbval.plugin import IPyNbCell
+def _guard_item(nbfile):
+    from nbformat import NotebookNode
 
+    probe = NotebookNode(cell_type="code", source=_GUARD_PROBE, execution_count=None, outputs=[], metadata={})
+    return SolvedCell.from_parent(nbfile, name="offline guard active in this kernel", cell_num=-1, cell=probe,
+                                  options=defaultdict(bool, check=False))
+
+
+def pytest_collection_modifyitems(session, config, items):
+    if not (config.option.nbval or config.option.nbval_lax):
+        return
     out = []
     for i, item in enumerate(items):
         out.append(item)
         nxt = items[i + 1] if i + 1 < len(items) else None
         if isinstance(item, IPyNbCell) and (nxt is None or nxt.parent is not item.parent):
-            out.extend(_solved_items(item.parent))
+            if not config.getoption("no_solved"):
+                out.extend(_solved_items(item.parent))
+            out.append(_guard_item(item.parent))
     items[:] = out
 
 
-def _cell_class():
-    from nbval.plugin import IPyNbCell
+class SolvedCell(IPyNbCell):
+    """A cell run after the chapter in its kernel (nbval's executor, outputs not compared).
 
-    class SolvedCell(IPyNbCell):
-        """A replayed cell (nbval's executor, no output comparison); an exercise's replay must show ✅."""
+    An exercise's replay must also show ✅ (a check that returned without raising but did not pass)."""
 
-        def __init__(self, *args, expects_pass: bool = False, **kwargs):
-            super().__init__(*args, **kwargs)
-            self.expects_pass = expects_pass
+    def __init__(self, *args, expects_pass: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.expects_pass = expects_pass
 
-        def runtest(self):
-            super().runtest()  # any exception in the kernel (a strict check that failed) fails here
-            shown = " ".join(str(o.get("data", {}).get("text/plain", "")) + str(o.get("text", ""))
-                             for o in self.test_outputs or [])
-            if self.expects_pass and "✅" not in shown:
-                self.raise_cell_error("the check did not show ✅ for the stored solution", shown[-2000:])
+    def runtest(self):
+        super().runtest()  # any exception in the kernel (a strict check that failed) fails here
+        shown = " ".join(str(o.get("data", {}).get("text/plain", "")) + str(o.get("text", ""))
+                         for o in self.test_outputs or [])
+        if self.expects_pass and "✅" not in shown:
+            self.raise_cell_error("the check did not show ✅ for the stored solution", shown[-2000:])
 
-        def reportinfo(self):
-            return self.path, 0, f"{self.path.name}::{self.name}"
-
-    return SolvedCell
-
-
-SolvedCell = _cell_class()
+    def reportinfo(self):
+        return self.path, 0, f"{self.path.name}::{self.name}"
 
 
 def pytest_runtest_logreport(report):

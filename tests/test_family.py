@@ -169,6 +169,22 @@ def test_distil_with_alpha_zero_is_plain_fine_tuning_and_with_alpha_one_moves_to
     assert gap_after < gap_before
 
 
+def test_distil_on_an_unlabelled_transfer_set_reads_only_the_given_teacher_logits():
+    train = _toy_sentences()
+    torch.manual_seed(0)
+    teacher = BertForSequenceClassification(small_config(), 2).eval()
+    t_logits = predict_logits(teacher, train)
+    scrambled = {**train, "labels": 1 - train["labels"]}  # with alpha = 1 the labels must not matter
+    runs = []
+    for data_ in (train, scrambled):
+        student = distillation.student_from_teacher(teacher, [0])
+        runs.append(distillation.distil(student, teacher, data_, alpha=1.0, teacher_logits=t_logits, epochs=1,
+                                        lr=1e-3, seed=0).losses)
+    assert runs[0] == pytest.approx(runs[1], rel=1e-6)
+    with pytest.raises(ValueError, match="teacher_logits has 3 rows"):
+        distillation.distil(distillation.student_from_teacher(teacher, [0]), teacher, train, teacher_logits=t_logits[:3])
+
+
 # ------------------------------------------------------------------------------------------ pruning
 def test_pruned_heads_compute_exactly_what_masked_heads_compute():
     torch.manual_seed(0)
@@ -192,6 +208,33 @@ def test_head_importance_is_the_score_drop_of_masking_each_head():
     with torch.no_grad():
         imp = pruning.head_importance(model, lambda: -float((model(ids).last_hidden_state - ref).abs().mean()))
     assert imp.shape == (3, 4) and (imp > 0).all()  # masking any head moves the output
+
+
+def test_gradient_head_importance_is_the_loss_derivative_by_each_heads_gate():
+    train = _toy_sentences(16)
+    torch.manual_seed(0)
+    clf = BertForSequenceClassification(small_config(), 2).eval()
+    imp = pruning.head_importance_gradient(clf, train, batch_size=64, normalize_layers=False)  # one batch
+    assert imp.shape == (3, 4)
+
+    def loss_with_gate(layer: int, head: int, value: float) -> float:
+        attn = clf.bert.encoder.layer[layer].attention
+        scale = torch.ones(attn.num_heads * attn.head_size)
+        scale[head * attn.head_size:(head + 1) * attn.head_size] = value
+        hook = attn.output.register_forward_pre_hook(lambda m, args: (args[0] * scale,))
+        with torch.no_grad():
+            loss = F.cross_entropy(clf(train["input_ids"], train["token_type_ids"], train["attention_mask"]).logits,
+                                   train["labels"])
+        hook.remove()
+        return float(loss)
+
+    eps = 1e-2
+    for layer, head in [(0, 0), (1, 2), (2, 3)]:
+        numeric = abs(loss_with_gate(layer, head, 1 + eps) - loss_with_gate(layer, head, 1 - eps)) / (2 * eps)
+        assert imp[layer, head] == pytest.approx(numeric, rel=1e-2, abs=1e-6)
+    normalised = pruning.head_importance_gradient(clf, train, batch_size=5)
+    assert np.allclose(np.linalg.norm(normalised, axis=1), 1.0)  # each layer's scores on the unit sphere
+    assert all(p.grad is None for p in clf.parameters())  # only the gates were differentiated
 
 
 def test_prune_refuses_to_remove_every_head_of_a_layer():

@@ -32,6 +32,8 @@ def _models():
         "image-only (cnn)": models.ImageOnly(cfg, 8, 2, encoder="cnn"),
         "late concat": models.LateFusionConcat(cfg, 8, 2),
         "late concat (cnn)": models.LateFusionConcat(cfg, 8, 2, encoder="cnn"),
+        "late concat ([CLS] text, mean image)": models.LateFusionConcat(cfg, 8, 2, encoder="cnn", text_pooling="cls",
+                                                                         image_pooling="mean"),
         "late gated": models.LateFusionGated(cfg, 8, 2),
         "early": models.EarlyFusion(cfg, 8, 2),
         "cross-attention": models.CrossAttentionFusion(cfg, 8, 2),
@@ -200,6 +202,36 @@ def test_distinct_class_batches_cover_everything_once_without_repeated_classes()
     assert all(len(set(classes[b])) == len(b) for b in batches)
 
 
+def test_text_pooling_options_mean_of_real_tokens_or_the_cls_pooler(batch):
+    ids, mask, _ = batch
+    torch.manual_seed(0)
+    enc = encoders.TextEncoder(_cfg()).eval()
+    cls = encoders.TextEncoder(_cfg(), pooling="cls").eval()
+    cls.load_state_dict(enc.state_dict())
+    out = enc.bert(ids, attention_mask=mask)
+    torch.testing.assert_close(enc(ids, mask)[1], masked_mean(out.last_hidden_state, mask))
+    torch.testing.assert_close(cls(ids, mask)[1], out.pooler_output)
+    with pytest.raises(ValueError, match="text pooling"):
+        encoders.TextEncoder(_cfg(), pooling="max")
+
+
+@pytest.mark.parametrize("kind", ["cnn", "patch"])
+def test_mean_pooled_image_ignores_where_a_feature_is_and_flatten_does_not(kind):
+    torch.manual_seed(0)
+    mean_enc = encoders.make_image_encoder(kind, _cfg(), 8, 4, pooling="mean").eval()
+    tokens = torch.randn(1, 4 if kind == "patch" else 16, 32)
+    if kind == "patch":  # pooling reads the tokens: permuting the patches leaves the mean unchanged
+        flat_enc = encoders.ImageEncoder(_cfg(), 8, 4).eval()
+        perm = tokens[:, torch.randperm(4)]
+        torch.testing.assert_close(mean_enc.pool(tokens), mean_enc.pool(perm))
+        assert not torch.allclose(flat_enc.pool(tokens), flat_enc.pool(perm))
+    else:  # the CNN's pooled vector is one row of features per image
+        assert mean_enc(torch.rand(3, 8, 8))[1].shape == (3, 32)
+        assert mean_enc.pool.in_features == 16 and encoders.SmallCNN(1, 32).pool.in_features == 16 * 16
+    with pytest.raises(ValueError, match="image pooling"):
+        encoders.make_image_encoder(kind, _cfg(), 8, 4, pooling="max")
+
+
 def test_masked_mean_ignores_padding():
     tokens = torch.tensor([[[1.0], [3.0], [100.0]]])
     assert masked_mean(tokens, torch.tensor([[1, 1, 0]])).item() == 2.0
@@ -225,11 +257,28 @@ def test_unimodal_baselines_are_exactly_at_chance_on_the_both_modalities_task(cl
     assert accuracy(predict_logits(text_only, dte), dte["labels"]) == 0.5
 
 
-def test_late_fusion_solves_the_both_modalities_task(claims):
-    dtr, dte, vocab = claims
+def test_late_fusion_solves_the_both_modalities_task():
+    from bertlab.runs.fusion import chapter_setup
+
+    tok, cfg = chapter_setup()  # chapter 08's tokenizer and 1-layer config
+    dtr, dte = (training.to_tensors(md.digit_claims(s), tok) for s in ("train", "test"))
     torch.manual_seed(0)
-    cfg = tiny_config(vocab, hidden_size=64, max_position_embeddings=64, dropout=0.0)
-    model = models.LateFusionConcat(cfg, 8, 2, encoder="cnn")
-    history = fine_tune(model, dtr, epochs=3, lr=3e-3, batch_size=64, clip=0.0)  # from scratch: no clipping
+    model = models.LateFusionConcat(cfg, 8, 4, encoder="patch")  # the steadier encoder over seeds (chapter 08)
+    history = fine_tune(model, dtr, epochs=4, lr=3e-3, batch_size=64)  # the course's recipe, clipping at 1.0
     assert np.mean(history.losses[-20:]) < np.mean(history.losses[:20])
     assert accuracy(predict_logits(model, dte), dte["labels"]) > 0.9
+
+
+def test_the_fusion_command_chooses_the_learning_rate_on_validation_and_reports_sd_with_ddof_1():
+    from bertlab.runs.fusion import summarize
+
+    def run(lr, seed, val, test, collapsed=False):
+        return {"section": "claims", "model": "m", "group": "fusion", "lr": lr, "seed": seed, "val": val,
+                "test": test, "collapsed": collapsed, "seconds": 1.0, "best_step": 10, "steps_per_epoch": 10}
+
+    runs = [run(1e-3, s, 0.90, t) for s, t in enumerate((0.80, 0.82, 0.84))]
+    runs += [run(3e-3, s, 0.80, 0.99) for s in range(3)]  # best on test, worse on validation: not chosen
+    runs += [run(1e-3, 3, 0.90, 0.50, collapsed=True)]  # a collapsed run is named, not averaged
+    row = summarize(runs, "claims")["m"]
+    assert row["lr"] == 1e-3 and row["n"] == 3 and row["collapsed_seeds"] == [3]
+    assert row["test_mean"] == pytest.approx(0.82) and row["test_sd"] == pytest.approx(0.02)  # ddof = 1

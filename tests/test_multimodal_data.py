@@ -43,11 +43,20 @@ def test_image_alone_is_at_chance_by_construction(train, test):
         assert np.all(yes[seen > 0] == 2) and np.all(seen[seen > 0] == 4)
 
 
-def test_every_digit_equally_often_and_splits_share_no_image(train, test):
-    assert len(set(np.bincount(train.classes, minlength=10))) == 1
-    assert len(set(np.bincount(test.classes, minlength=10))) == 1
+def test_every_digit_equally_often_and_the_three_splits_share_no_image(train, test):
+    val = md.digit_claims("validation")
+    for data in (train, val, test):
+        assert len(set(np.bincount(data.classes, minlength=10))) == 1
     assert not set(train.image_ids) & set(test.image_ids)
-    assert len(test) == 4 * 10 * 35 and len(train) == 4 * 10 * 139
+    assert not set(val.image_ids) & (set(train.image_ids) | set(test.image_ids))
+    assert len(test) == 4 * 10 * 35 and len(val) == 4 * 10 * 17 and len(train) == 4 * 10 * 122
+
+
+def test_validation_split_is_balanced_like_the_others():
+    val = md.digit_claims("validation")
+    assert all(np.mean(val.labels[np.array(val.texts) == claim]) == 0.5 for claim in md.CLAIMS)
+    yes = np.bincount(val.image_ids, weights=val.labels)
+    assert set(yes[np.bincount(val.image_ids) > 0]) == {2.0}
 
 
 def test_same_images_as_the_digits_data_set(train):
@@ -66,15 +75,30 @@ def test_digit_claims_is_deterministic():
     assert np.array_equal(a.image_ids, b.image_ids) and a.texts == b.texts
 
 
-def test_bad_split_is_named():
+def test_bad_split_and_fractions_are_named():
     with pytest.raises(ValueError, match="split"):
-        md.digit_claims("validation")
+        md.digit_claims("dev")
+    with pytest.raises(ValueError, match="sum < 1"):
+        md.digit_claims("train", test_fraction=0.6, validation_fraction=0.5)
 
 
 def test_digit_captions_one_per_image():
     caps = md.digit_captions("test")
     assert len(caps) == 350 and len(set(caps.image_ids)) == 350
     assert caps.texts[0] == md.digit_prompt(caps.classes[0]) and md.digit_prompt(7) == "a handwritten seven"
+    assert md.digit_prompt(7, "a picture of a {}") == "a picture of a seven"
+
+
+def test_chapter_vocab_covers_claims_prompts_in_every_wording_and_scenes():
+    from bertlab.tokenizer import WordPieceTokenizer
+
+    tok = WordPieceTokenizer(md.chapter_vocab())
+    texts = list(md.CLAIMS) + md.make_scenes(50).texts + [
+        md.digit_prompt(d, t) for t in (md.CAPTION_TEMPLATE, *md.HELD_OUT_TEMPLATES) for d in range(10)]
+    assert all(tok.unk_id not in tok.encode(t)["input_ids"] for t in texts)
+    train_words = {w for d in range(10) for w in md.digit_prompt(d).split()}
+    for template in md.HELD_OUT_TEMPLATES:  # a held-out wording shares only the digit word and "a"
+        assert set(template.format("").split()) - train_words
 
 
 def test_scene_objects_are_drawn_where_and_in_the_colour_the_caption_says():

@@ -44,10 +44,17 @@ def student_from_teacher(teacher: BertForSequenceClassification, keep_layers: Se
 
 
 def distil(student: nn.Module, teacher: nn.Module, train: dict[str, torch.Tensor], temperature: float = 2.0,
-           alpha: float = 0.5, **fine_tune_kwargs) -> FineTuneResult:
+           alpha: float = 0.5, teacher_logits: torch.Tensor | None = None, **fine_tune_kwargs) -> FineTuneResult:
     """Train ``student`` on :func:`distillation_loss` against ``teacher``'s logits on ``train`` (computed once,
-    in eval mode), with the fine-tuning recipe of :func:`bertlab.finetuning.fine_tune`."""
-    teacher_logits = predict_logits(teacher, train)  # (N, C)
+    in eval mode, unless given as ``teacher_logits`` (N, C)), with the fine-tuning recipe of
+    :func:`bertlab.finetuning.fine_tune`.
+
+    With ``alpha=1`` only the teacher's soft targets count, so ``train`` may be an *unlabelled* transfer set
+    (its ``labels`` are then ignored by the loss; fill them with the teacher's predictions)."""
+    if teacher_logits is None:
+        teacher_logits = predict_logits(teacher, train)  # (N, C)
+    elif len(teacher_logits) != len(train["input_ids"]):
+        raise ValueError(f"teacher_logits has {len(teacher_logits)} rows but train has {len(train['input_ids'])}")
 
     def loss_fn(logits: torch.Tensor, batch: dict, idx: torch.Tensor) -> torch.Tensor:
         return distillation_loss(logits, teacher_logits[idx], batch["labels"], temperature, alpha)

@@ -46,7 +46,8 @@ def masked_heads(model: BertModel, heads: Iterable[tuple[int, int]]):
 
 def head_importance(model: BertModel, score: Callable[[], float]) -> np.ndarray:
     """Importance of each head, (layers, heads): ``score()`` with all heads minus ``score()`` with that head
-    masked (Michel et al., 2019, "Are Sixteen Heads Really Better than One?", by ablation)."""
+    masked (ablation, one head at a time: 72 evaluations for MiniLM). Michel et al. (2019) score heads by
+    gradient instead — :func:`head_importance_gradient`, one backward pass for all heads."""
     base = score()
     n_layers = len(model.encoder.layer)
     n_heads = model.encoder.layer[0].attention.num_heads
@@ -56,6 +57,47 @@ def head_importance(model: BertModel, score: Callable[[], float]) -> np.ndarray:
             with masked_heads(model, [(layer, head)]):
                 imp[layer, head] = base - score()
     return imp
+
+
+def head_importance_gradient(classifier: nn.Module, data: dict[str, torch.Tensor], batch_size: int = 32,
+                             normalize_layers: bool = True) -> np.ndarray:
+    """Importance of each head by gradient (Michel et al., 2019, section 4.1): I_h = Σ_batches |∂L/∂ξ_h| · B / N,
+    where ξ_h = 1 is a gate multiplying head h's context vector and L the cross-entropy of ``classifier`` (a
+    :class:`bertlab.model.BertForSequenceClassification`, in eval mode) on ``data`` (input_ids, token_type_ids,
+    attention_mask, labels; (N, T) and (N,)). One backward pass per batch scores all heads at once, so it can use
+    far more sentences than masking the heads one by one. With ``normalize_layers`` each layer's scores are
+    divided by their L2 norm, as in the paper's code. Returns (layers, heads).
+    """
+    bert = classifier.bert
+    layers = bert.encoder.layer
+    gates = [torch.ones(layer.attention.num_heads, requires_grad=True) for layer in layers]
+    hooks = []
+    for layer, gate in zip(layers, gates):
+        attn = layer.attention
+
+        def hook(module, args, gate=gate, size=attn.head_size):
+            return (args[0] * gate.repeat_interleave(size),)  # (B, T, heads·d_k), head h's slice times ξ_h
+
+        hooks.append(attn.output.register_forward_pre_hook(hook))
+    was_training = classifier.training
+    classifier.eval()
+    total = torch.zeros(len(layers), len(gates[0]))
+    n = len(data["labels"])
+    order = torch.argsort(data["attention_mask"].sum(1), stable=True)  # similar lengths together: less padding
+    try:
+        for idx in order.split(batch_size):
+            length = int(data["attention_mask"][idx].sum(1).max())
+            inputs = {k: data[k][idx, :length] for k in ("input_ids", "token_type_ids", "attention_mask") if k in data}
+            loss = nn.functional.cross_entropy(classifier(**inputs).logits, data["labels"][idx])
+            grads = torch.autograd.grad(loss, gates)
+            total += torch.stack([g.abs() for g in grads]) * len(idx) / n
+    finally:
+        for h in hooks:
+            h.remove()
+        classifier.train(was_training)
+    if normalize_layers:
+        total = total / total.norm(dim=1, keepdim=True).clamp(min=1e-20)
+    return total.numpy()
 
 
 def prune_heads(model: BertModel, heads: Iterable[tuple[int, int]]) -> BertModel:

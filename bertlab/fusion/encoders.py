@@ -59,15 +59,28 @@ class PatchEmbedding(nn.Module):
                                self.position_embeddings)  # (B, N, hidden)
 
 
+IMAGE_POOLINGS = ("flatten", "mean")
+TEXT_POOLINGS = ("mean", "cls")
+
+
+def _check_pooling(pooling: str, allowed: tuple[str, ...], side: str) -> None:
+    if pooling not in allowed:
+        raise ValueError(f"{side} pooling must be one of {allowed}; got {pooling!r}")
+
+
 class ImageEncoder(nn.Module):
     """ViT-style encoder: :class:`PatchEmbedding`, LayerNorm, then ``config.num_hidden_layers`` BERT layers.
 
-    forward(images) → (tokens (B, N, H), pooled (B, H)). pooled = LayerNorm(W · flatten(tokens)): a mean
-    over patches would hardly differ between two digits at initialisation.
+    forward(images) → (tokens (B, N, H), pooled (B, H)). ``pooling="flatten"`` (default):
+    pooled = LayerNorm(W · flatten(tokens)), which keeps *where* each patch is; ``"mean"``: LayerNorm(mean over
+    patches) (chapter 08 measures both).
     """
 
-    def __init__(self, config: BertConfig, image_size: int, patch_size: int, in_channels: int = 1):
+    def __init__(self, config: BertConfig, image_size: int, patch_size: int, in_channels: int = 1,
+                 pooling: str = "flatten"):
         super().__init__()
+        _check_pooling(pooling, IMAGE_POOLINGS, "image")
+        self.pooling = pooling
         self.patches = PatchEmbedding(image_size, patch_size, in_channels, config.hidden_size)
         self.norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
         self.dropout = nn.Dropout(config.hidden_dropout_prob)
@@ -77,6 +90,8 @@ class ImageEncoder(nn.Module):
 
     def pool(self, tokens: torch.Tensor) -> torch.Tensor:
         """(B, N, H) → (B, H)."""
+        if self.pooling == "mean":
+            return self.pool_norm(tokens.mean(dim=1))
         return self.pool_norm(self.pool_projection(tokens.flatten(1)))
 
     def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -87,19 +102,22 @@ class ImageEncoder(nn.Module):
 
 
 class SmallCNN(nn.Module):
-    """Two 3×3 convolutions (padding 1) with ReLU, the first followed by 2×2 max-pooling; the feature
-    map is flattened and projected (so *where* a stroke is still counts: mean-pooling an 8×8 digit's
-    map loses most of it).
+    """Two 3×3 convolutions (padding 1) with ReLU, the first followed by 2×2 max-pooling. ``pooling="flatten"``
+    (default): the feature map is flattened and projected, so *where* a stroke is still counts; ``"mean"``: the
+    average over positions, projected (global average pooling, as in ResNet).
 
     forward(images (B, [C,] H, W)) → (tokens (B, H/2·W/2, hidden), pooled (B, hidden)).
     """
 
-    def __init__(self, in_channels: int, hidden: int, image_size: int = 8):
+    def __init__(self, in_channels: int, hidden: int, image_size: int = 8, pooling: str = "flatten"):
         super().__init__()
+        _check_pooling(pooling, IMAGE_POOLINGS, "image")
+        self.pooling = pooling
         self.conv1 = nn.Conv2d(in_channels, hidden // 2, 3, padding=1)
         self.conv2 = nn.Conv2d(hidden // 2, hidden // 2, 3, padding=1)
         self.token_projection = nn.Linear(hidden // 2, hidden)
-        self.pool = nn.Linear((image_size // 2) ** 2 * (hidden // 2), hidden)
+        positions = 1 if pooling == "mean" else (image_size // 2) ** 2
+        self.pool = nn.Linear(positions * (hidden // 2), hidden)
         self.norm = nn.LayerNorm(hidden)
 
     def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -107,31 +125,35 @@ class SmallCNN(nn.Module):
         x = F.max_pool2d(F.relu(self.conv1(x)), 2)  # (B, hidden/2, H/2, W/2)
         x = F.relu(self.conv2(x))  # (B, hidden/2, H/2, W/2)
         tokens = self.token_projection(x.flatten(2).transpose(1, 2))  # (B, H/2·W/2, hidden)
-        return tokens, self.norm(self.pool(x.flatten(1)))  # (B, hidden)
+        features = x.mean(dim=(2, 3)) if self.pooling == "mean" else x.flatten(1)  # (B, hidden/2 [· positions])
+        return tokens, self.norm(self.pool(features))  # (B, hidden)
 
 
 class TextEncoder(nn.Module):
     """The course's BERT (:class:`bertlab.model.BertModel`): forward → (tokens (B, T, H), pooled (B, H)).
 
-    pooled is the mean of the real tokens' last hidden states (as sentence-transformers do), not the
-    [CLS] pooler: at initialisation BERT's [CLS] vector hardly differs between "the digit is even"
-    and "the digit is odd", and a late-fusion head then has nothing to combine.
+    ``pooling="mean"`` (default): the mean of the real tokens' last hidden states (as sentence-transformers
+    do); ``"cls"``: BERT's pooler, tanh(W h_[CLS] + b). Chapter 08 measures both.
     """
 
-    def __init__(self, config: BertConfig):
+    def __init__(self, config: BertConfig, pooling: str = "mean"):
         super().__init__()
+        _check_pooling(pooling, TEXT_POOLINGS, "text")
+        self.pooling = pooling
         self.bert = BertModel(config)
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        tokens = self.bert(input_ids, attention_mask=attention_mask).last_hidden_state  # (B, T, H)
-        return tokens, masked_mean(tokens, attention_mask)
+        out = self.bert(input_ids, attention_mask=attention_mask)
+        tokens = out.last_hidden_state  # (B, T, H)
+        pooled = out.pooler_output if self.pooling == "cls" else masked_mean(tokens, attention_mask)
+        return tokens, pooled
 
 
 def make_image_encoder(kind: str, config: BertConfig, image_size: int, patch_size: int,
-                       in_channels: int = 1) -> nn.Module:
-    """``"patch"`` → :class:`ImageEncoder`; ``"cnn"`` → :class:`SmallCNN`."""
+                       in_channels: int = 1, pooling: str = "flatten") -> nn.Module:
+    """``"patch"`` → :class:`ImageEncoder`; ``"cnn"`` → :class:`SmallCNN` (``pooling``: "flatten" or "mean")."""
     if kind == "patch":
-        return ImageEncoder(config, image_size, patch_size, in_channels)
+        return ImageEncoder(config, image_size, patch_size, in_channels, pooling)
     if kind == "cnn":
-        return SmallCNN(in_channels, config.hidden_size, image_size)
+        return SmallCNN(in_channels, config.hidden_size, image_size, pooling)
     raise ValueError(f"image encoder must be 'patch' or 'cnn'; got {kind!r}")

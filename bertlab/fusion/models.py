@@ -33,11 +33,11 @@ def _head(in_features: int, hidden: int, num_labels: int) -> nn.Sequential:
 
 
 class TextOnly(nn.Module):
-    """Baseline that ignores the image: BERT's pooled [CLS] → MLP."""
+    """Baseline that ignores the image: BERT's pooled words (mean, or the [CLS] pooler) → MLP."""
 
-    def __init__(self, config: BertConfig, num_labels: int = 2):
+    def __init__(self, config: BertConfig, num_labels: int = 2, text_pooling: str = "mean"):
         super().__init__()
-        self.text = TextEncoder(config)
+        self.text = TextEncoder(config, text_pooling)
         self.classifier = _head(config.hidden_size, config.hidden_size, num_labels)
 
     def forward(self, input_ids, attention_mask, images) -> FusionOutput:
@@ -48,9 +48,9 @@ class ImageOnly(nn.Module):
     """Baseline that ignores the text: an image encoder (``"patch"`` ViT-style or ``"cnn"``) → MLP."""
 
     def __init__(self, config: BertConfig, image_size: int, patch_size: int, in_channels: int = 1,
-                 num_labels: int = 2, encoder: str = "patch"):
+                 num_labels: int = 2, encoder: str = "patch", image_pooling: str = "flatten"):
         super().__init__()
-        self.image = make_image_encoder(encoder, config, image_size, patch_size, in_channels)
+        self.image = make_image_encoder(encoder, config, image_size, patch_size, in_channels, image_pooling)
         self.classifier = _head(config.hidden_size, config.hidden_size, num_labels)
 
     def forward(self, input_ids, attention_mask, images) -> FusionOutput:
@@ -58,13 +58,17 @@ class ImageOnly(nn.Module):
 
 
 class LateFusionConcat(nn.Module):
-    """Late fusion: separate encoders; MLP([V_t ; V_i]) on the concatenated pooled vectors."""
+    """Late fusion: separate encoders; MLP([V_t ; V_i]) on the concatenated pooled vectors.
+
+    ``encoder``: "patch" (ViT-style) or "cnn"; ``text_pooling``: "mean" or "cls"; ``image_pooling``: "flatten"
+    or "mean" (see :mod:`~bertlab.fusion.encoders`)."""
 
     def __init__(self, config: BertConfig, image_size: int, patch_size: int, in_channels: int = 1,
-                 num_labels: int = 2, encoder: str = "patch"):
+                 num_labels: int = 2, encoder: str = "patch", text_pooling: str = "mean",
+                 image_pooling: str = "flatten"):
         super().__init__()
-        self.text = TextEncoder(config)
-        self.image = make_image_encoder(encoder, config, image_size, patch_size, in_channels)
+        self.text = TextEncoder(config, text_pooling)
+        self.image = make_image_encoder(encoder, config, image_size, patch_size, in_channels, image_pooling)
         self.classifier = _head(2 * config.hidden_size, config.hidden_size, num_labels)
 
     def forward(self, input_ids, attention_mask, images) -> FusionOutput:
@@ -84,13 +88,15 @@ def gated_fusion(v_t: torch.Tensor, v_i: torch.Tensor, gate_logits: torch.Tensor
 
 
 class LateFusionGated(nn.Module):
-    """Late fusion by a learned, gated weighted sum: gate_logits = W_g [V_t ; V_i], then :func:`gated_fusion`."""
+    """Late fusion by a learned, gated weighted sum: gate_logits = W_g [V_t ; V_i], then :func:`gated_fusion`.
+    Options as :class:`LateFusionConcat`."""
 
     def __init__(self, config: BertConfig, image_size: int, patch_size: int, in_channels: int = 1,
-                 num_labels: int = 2, encoder: str = "patch"):
+                 num_labels: int = 2, encoder: str = "patch", text_pooling: str = "mean",
+                 image_pooling: str = "flatten"):
         super().__init__()
-        self.text = TextEncoder(config)
-        self.image = make_image_encoder(encoder, config, image_size, patch_size, in_channels)
+        self.text = TextEncoder(config, text_pooling)
+        self.image = make_image_encoder(encoder, config, image_size, patch_size, in_channels, image_pooling)
         self.gate = nn.Linear(2 * config.hidden_size, 2)
         self.classifier = _head(config.hidden_size, config.hidden_size, num_labels)
 

@@ -1,19 +1,26 @@
 """The longer ablations of chapter 09, run from the command line (too slow to run live in the notebook).
 
-    python -m bertlab.runs.after_bert [--pretrain-seconds 150] [--threads 1] [--seed 0]
+    python -m bertlab.runs.after_bert [--sections pretraining albert distillation] [--threads 1] [--seed 0]
 
-Sections (results are written after each one, so a partial run is still usable):
+Sections (results are written after each run, so a partial run is still usable):
 
-- ``roberta``: tiny BERT pre-trained for equal wall time with MLM+NSP / MLM only, dynamic / static masking,
-  then fine-tuned on 2,000 sentiment labels (3 seeds) → test accuracy;
-- ``electra``: ELECTRA (generator ¼ width) for the same wall time, same fine-tuning;
+- ``pretraining``: the tiny BERT pre-trained for equal wall time with MLM+NSP / MLM only, dynamic / static
+  masking, and ELECTRA (generator ¼ width); each encoder, and the same architecture from random init, is
+  fine-tuned on ``--labels`` sentiment labels with **mean pooling** (none of these checkpoints has a trained
+  [CLS] pooler without NSP, so [CLS] pooling would confound NSP with the pooler), the best of 3 epochs on the
+  validation split kept, ``--finetune-seeds`` seeds → test accuracy;
 - ``albert``: a 4-layer classifier trained from scratch on all sentiment labels, with and without
   cross-layer sharing / factorised embedding → parameters and test accuracy;
-- ``distillation``: MiniLM (6 layers) fine-tuned as teacher; 3-layer students trained on hard labels vs
-  distilled (T = 2, α = 0.5) → accuracy and latency;
-- ``cheap``: the teacher quantised to int8 (size, latency, accuracy, agreement) and pruned by head importance.
+- ``distillation``: MiniLM (6 layers, mean pooling) fine-tuned on ``--distil-labels`` labels as the teacher;
+  3-layer students (its layers 0, 2, 4) trained on the hard labels, distilled on the same labelled sentences
+  (T = 2, α = 0.5), and distilled on all 10,201 *unlabelled* training sentences as transfer set (α = 1: the
+  teacher's soft targets only), ``--finetune-seeds`` seeds each; then the teacher quantised to int8 (size,
+  latency, accuracy, agreement) and pruned by gradient head importance (Michel et al., 2019) measured on the
+  whole validation split, beside random head orders as the baseline.
 
-Writes ``data/after_bert_results.json`` and ``data/after_bert_results.md`` (command, seed, times).
+Accuracies are reported as mean ± sd (ddof = 1) over seeds; runs whose test predictions are ≥ 99 % one class
+are flagged ``collapsed``. Writes ``data/after_bert_results.json`` and ``data/after_bert_results.md``
+(each section records the command that measured it, seeds, threads and library versions).
 """
 
 from __future__ import annotations
@@ -36,9 +43,9 @@ from ..family.albert import factorize_embeddings, share_layers
 from ..family.distillation import distil, student_from_teacher
 from ..family.efficiency import latency_table
 from ..family.objectives import classifier_from_encoder, pretrain
-from ..family.pruning import head_importance, masked_heads, prune_heads
+from ..family.pruning import head_importance_gradient, masked_heads, prune_heads
 from ..family.quantization import quantize_int8, state_size_mb
-from ..finetuning import encode_sentences, fine_tune, predict_logits
+from ..finetuning import encode_sentences, fine_tune, is_collapsed, predict_logits
 from ..model import BertForSequenceClassification, count_parameters
 from ..pretraining import make_nsp_pairs, tiny_config, tokenize_documents
 from ..training.metrics import accuracy
@@ -65,20 +72,40 @@ def _test_accuracy(model, enc: dict) -> float:
     return accuracy(predict_logits(model, enc), enc["labels"])
 
 
-def _finetune_scores(encoder, tok, train: dict, test: dict, seeds, n_labels: int, epochs: float = 3.0,
+def mean_sd(accs) -> tuple[float, float]:
+    """Mean and sample standard deviation (ddof = 1; NaN for one value) of per-seed accuracies."""
+    accs = np.asarray(accs, dtype=float)
+    return float(accs.mean()), float(accs.std(ddof=1)) if len(accs) > 1 else float("nan")
+
+
+def _scores(accs: list[float], collapsed: list[bool], seeds) -> dict:
+    """Per-seed accuracies → mean ± sd (ddof = 1) over the runs that did not collapse."""
+    kept = [a for a, c in zip(accs, collapsed) if not c]
+    mean, sd = mean_sd(kept) if kept else (float("nan"), float("nan"))
+    return {"test_acc_mean": mean, "test_acc_sd": sd, "test_accs": accs, "collapsed": collapsed, "n": len(kept),
+            "seeds": list(seeds)}
+
+
+def _finetune_scores(encoder, cfg, splits: tuple[dict, dict, dict], seeds, n_labels: int, epochs: float = 3.0,
                      lr: float = 5e-4) -> dict:
-    """Fine-tune a classifier from ``encoder`` (or from random init if None) on ``n_labels`` random training
-    sentences per seed; test accuracy per seed."""
-    accs = []
+    """Fine-tune a mean-pooling classifier from ``encoder`` (or from random init of ``cfg`` if None) on ``n_labels``
+    random training sentences per seed (seed s draws the sentences, the head and the batch order); the best of
+    ``epochs`` epochs on the validation split is kept; test accuracy per seed."""
+    train, val, test = splits
+    accs, collapsed, val_accs = [], [], []
     for s in seeds:
         idx = np.random.default_rng(s).choice(len(train["labels"]), n_labels, replace=False)
         torch.manual_seed(s)
-        clf = classifier_from_encoder(encoder) if encoder is not None else \
-            BertForSequenceClassification(tiny_config(len(tok)), 2)
-        fine_tune(clf, _subset(train, idx), epochs=epochs, lr=lr, seed=s)
-        accs.append(_test_accuracy(clf, test))
-    return {"test_acc_mean": float(np.mean(accs)), "test_acc_std": float(np.std(accs)), "test_accs": accs,
-            "labels": n_labels, "seeds": list(seeds)}
+        clf = classifier_from_encoder(encoder, pooling="mean") if encoder is not None else \
+            BertForSequenceClassification(cfg, 2, pooling="mean")
+        log = fine_tune(clf, _subset(train, idx), val, epochs=epochs, lr=lr, seed=s, patience=None,
+                        group_by_length=True)
+        pred = predict_logits(clf, test).argmax(-1)
+        accs.append(accuracy(pred, test["labels"]))
+        collapsed.append(bool(is_collapsed(pred)))
+        val_accs.append(log.best_score)
+    return {**_scores(accs, collapsed, seeds), "val_accs": val_accs, "labels": n_labels, "pooling": "mean",
+            "epochs": epochs, "lr": lr}
 
 
 def run_pretraining(args, results: dict, save) -> None:
@@ -86,19 +113,19 @@ def run_pretraining(args, results: dict, save) -> None:
     docs = tokenize_documents(data.load_pretraining_corpus("train"), tok)
     pairs = make_nsp_pairs(docs, tok, 64, random.Random(args.seed))
     pairs = random.Random(args.seed).sample(pairs, min(args.pretrain_pairs, len(pairs)))  # a small pool: several epochs
-    train, _, test = _sentiment(tok)
+    splits = _sentiment(tok)
     seeds = list(range(args.seed, args.seed + args.finetune_seeds))
     cfg = tiny_config(len(tok), hidden_dropout_prob=0.1, attention_probs_dropout_prob=0.1)
     gen_cfg = tiny_config(len(tok), hidden_size=32, num_attention_heads=1, intermediate_size=128)
-    rows = {"none (random init)": {"steps": 0, "seconds": 0.0,
-                                   **_finetune_scores(None, tok, train, test, seeds, args.labels)}}
+    rows = {"none (random init)": {"steps": 0, "seconds": 0.0, **_finetune_scores(None, cfg, splits, seeds, args.labels)}}
     results["pretraining"] = {"rows": rows, "pretrain_seconds": args.pretrain_seconds, "pairs": len(pairs),
                               "config": cfg.to_dict(), "generator_config": gen_cfg.to_dict()}
+    print("random init", f"{rows['none (random init)']['test_acc_mean']:.3f}", flush=True)
     save()
     for objective in ("mlm+nsp", "mlm", "static+nsp", "static", "electra"):
         run = pretrain(objective, cfg, pairs, tok, args.pretrain_seconds, seed=args.seed,
                           generator_config=gen_cfg if objective == "electra" else None)
-        scores = _finetune_scores(run.encoder, tok, train, test, seeds, args.labels)
+        scores = _finetune_scores(run.encoder, cfg, splits, seeds, args.labels)
         rows[objective] = {"steps": run.steps, "seconds": round(run.seconds, 1), "epochs": run.steps * 32 / len(pairs),
                            "final_loss": float(np.mean(run.losses[-20:])), **scores}
         print(objective, rows[objective]["steps"], f"{scores['test_acc_mean']:.3f}", flush=True)
@@ -113,7 +140,8 @@ def run_albert(args, results: dict, save) -> None:
     for name, fact, share in [("BERT (4 layers)", False, False), ("shared layers", False, True),
                               ("factorised E=32", True, False), ("ALBERT: both", True, True)]:
         accs, secs = [], []
-        for s in range(args.seed, args.seed + args.finetune_seeds):
+        seeds = list(range(args.seed, args.seed + args.finetune_seeds))
+        for s in seeds:
             torch.manual_seed(s)
             clf = BertForSequenceClassification(cfg, 2)
             if fact:
@@ -123,8 +151,8 @@ def run_albert(args, results: dict, save) -> None:
             log = fine_tune(clf, train, epochs=args.albert_epochs, lr=5e-4, seed=s)
             accs.append(_test_accuracy(clf, test))
             secs.append(log.seconds)
-        rows[name] = {"parameters": count_parameters(clf), "test_acc_mean": float(np.mean(accs)),
-                      "test_acc_std": float(np.std(accs)), "test_accs": accs, "train_seconds": float(np.mean(secs))}
+        rows[name] = {"parameters": count_parameters(clf), **_scores(accs, [False] * len(accs), seeds),
+                      "train_seconds": float(np.mean(secs))}
         print(name, rows[name], flush=True)
         results["albert"] = {"rows": rows, "config": cfg.to_dict(), "epochs": args.albert_epochs,
                              "labels": len(train["labels"])}
@@ -136,48 +164,80 @@ def run_distillation_and_cheap(args, results: dict, save) -> None:
     train, val, test = _sentiment(tok)
     sub = _subset(train, np.random.default_rng(args.seed).choice(len(train["labels"]), args.distil_labels,
                                                                   replace=False))
-    log = fine_tune(teacher, sub, epochs=1.0, lr=1e-4, seed=args.seed)
+    log = fine_tune(teacher, sub, epochs=1.0, lr=1e-4, seed=args.seed, group_by_length=True)
+    teacher_pred = predict_logits(teacher, test).argmax(-1)
     models = {"teacher (6 layers)": teacher}
-    rows = {"teacher (6 layers)": {"parameters": count_parameters(teacher), "test_acc": _test_accuracy(teacher, test),
-                                   "train_seconds": round(log.seconds, 1)}}
-    results["distillation"] = {"rows": rows, "labels": args.distil_labels, "temperature": 2.0, "alpha": 0.5}
+    rows = {"teacher (6 layers)": {"parameters": count_parameters(teacher), "test_acc": accuracy(teacher_pred, test["labels"]),
+                                   "collapsed": bool(is_collapsed(teacher_pred)), "train_seconds": round(log.seconds, 1),
+                                   "training_sentences": args.distil_labels}}
+    seeds = list(range(args.seed, args.seed + args.finetune_seeds))
+    results["distillation"] = {"rows": rows, "labels": args.distil_labels, "temperature": 2.0, "alpha": 0.5,
+                               "transfer_sentences": len(train["labels"]), "seeds": seeds,
+                               "note": f"one teacher (seed {args.seed}); the students start from its layers 0, 2, 4; "
+                                       "seed s sets the students' batch order and dropout"}
     save()
-    for name, distilled in (("student, hard labels only", False), ("student, distilled", True)):
-        student = student_from_teacher(teacher, [0, 2, 4])  # every other layer, as DistilBERT
-        if distilled:
-            log = distil(student, teacher, sub, temperature=2.0, alpha=0.5, epochs=1.0, lr=1e-4, seed=args.seed)
-        else:
-            log = fine_tune(student, sub, epochs=1.0, lr=1e-4, seed=args.seed)
-        models[name] = student
-        rows[name] = {"parameters": count_parameters(student), "test_acc": _test_accuracy(student, test),
-                      "train_seconds": round(log.seconds, 1)}
-        print(name, rows[name], flush=True)
+    # the transfer set: every training sentence, unlabelled — the teacher's prediction stands in for the label
+    # (alpha = 1, so the loss never reads it)
+    transfer_logits = predict_logits(teacher, train)
+    transfer = {**train, "labels": transfer_logits.argmax(-1)}
+    students = {
+        "student, hard labels only": lambda st, s: fine_tune(st, sub, epochs=1.0, lr=1e-4, seed=s, group_by_length=True),
+        "student, distilled (same labelled sentences)": lambda st, s: distil(
+            st, teacher, sub, temperature=2.0, alpha=0.5, epochs=1.0, lr=1e-4, seed=s, group_by_length=True),
+        "student, distilled on unlabelled transfer set": lambda st, s: distil(
+            st, teacher, transfer, temperature=2.0, alpha=1.0, teacher_logits=transfer_logits, epochs=1.0, lr=1e-4,
+            seed=s, group_by_length=True),
+    }
+    for name, train_student in students.items():
+        accs, collapsed, secs = [], [], []
+        for s in seeds:
+            student = student_from_teacher(teacher, [0, 2, 4])  # every other layer, as DistilBERT
+            log = train_student(student, s)
+            pred = predict_logits(student, test).argmax(-1)
+            accs.append(accuracy(pred, test["labels"]))
+            collapsed.append(bool(is_collapsed(pred)))
+            secs.append(log.seconds)
+            if s == seeds[0]:
+                models[name] = student  # timed below
+            print(name, s, f"{accs[-1]:.3f}", flush=True)
+        rows[name] = {"parameters": count_parameters(student), **_scores(accs, collapsed, seeds),
+                      "train_seconds": round(float(np.mean(secs)), 1),
+                      "training_sentences": len(transfer["labels"]) if "transfer" in name else args.distil_labels}
         save()
 
     # quantisation of the fine-tuned teacher: one int8 scale per matrix vs per output channel
-    p_float = predict_logits(teacher, test).argmax(-1)
     quant = {"fp32": {"size_mb": state_size_mb(teacher), "test_acc": rows["teacher (6 layers)"]["test_acc"],
                       "agreement": 1.0}, "test_sentences": len(test["labels"])}
     for name, per_channel in (("int8_per_tensor", False), ("int8_per_channel", True)):
         q = quantize_int8(teacher, per_channel=per_channel)
         p_int8 = predict_logits(q, test).argmax(-1)
         models[name] = q
-        quant[name] = {"size_mb": state_size_mb(q), "test_acc": _test_accuracy(q, test),
-                       "agreement": float((p_float == p_int8).float().mean())}
+        quant[name] = {"size_mb": state_size_mb(q), "test_acc": accuracy(p_int8, test["labels"]),
+                       "agreement": float((teacher_pred == p_int8).float().mean())}
     results["quantization"] = quant
     print(quant, flush=True)
     save()
 
-    # head pruning by importance (importance measured on validation sentences, accuracy on test)
-    vsub = _subset(val, np.arange(args.importance_sentences))
-    imp = head_importance(teacher.bert, lambda: _test_accuracy(teacher, vsub))
+    # head pruning: importance by gradient on the whole validation split (Michel et al., 2019), test accuracy as
+    # the least important heads are masked; random orders of the heads as the baseline
+    imp = head_importance_gradient(teacher, val)
+    n_heads = imp.size
     order = np.dstack(np.unravel_index(np.argsort(imp, axis=None, kind="stable"), imp.shape))[0]
-    curve = []
-    for k in args.prune_steps:
-        heads = [tuple(map(int, x)) for x in order[:k]]
+
+    def masked_accuracy(heads) -> float:
         with masked_heads(teacher.bert, heads):
-            curve.append({"heads_removed": k, "test_acc": _test_accuracy(teacher, test)})
-    half = [tuple(map(int, x)) for x in order[:len(order) // 2]]
+            return _test_accuracy(teacher, test)
+
+    curve = [{"heads_removed": k, "test_acc": masked_accuracy([tuple(map(int, x)) for x in order[:k]])}
+             for k in args.prune_steps]
+    print(curve, flush=True)
+    random_curves = []
+    for r in range(args.random_orders):
+        shuffled = order[np.random.default_rng(r).permutation(n_heads)]
+        random_curves.append([{"heads_removed": k, "test_acc": masked_accuracy([tuple(map(int, x)) for x in shuffled[:k]])}
+                              for k in args.random_prune_steps])
+        print("random order", r, random_curves[-1], flush=True)
+    half = [tuple(map(int, x)) for x in order[:n_heads // 2]]
     try:  # remove half the heads for real (smaller matrices), not only masked
         pruned = copy.deepcopy(teacher)
         prune_heads(pruned.bert, half)
@@ -186,9 +246,10 @@ def run_distillation_and_cheap(args, results: dict, save) -> None:
                        "parameters": count_parameters(pruned)}
     except ValueError as e:  # a layer would lose all its heads
         pruned_info = {"skipped": str(e)}
-    results["pruning"] = {"importance": imp.tolist(), "curve": curve, "pruned_half": pruned_info,
-                          "importance_sentences": len(vsub["labels"]), "note": "heads removed least important first"}
-    print(curve, flush=True)
+    results["pruning"] = {"importance": imp.tolist(), "importance_method": "gradient (Michel et al., 2019), "
+                          "layer-normalised", "importance_sentences": len(val["labels"]), "curve": curve,
+                          "random_orders": random_curves, "pruned_half": pruned_info,
+                          "note": "heads masked least important first; random_orders: the same counts in random order"}
     save()
 
     # latency of every model above on the same 64 test sentences, in interleaved rounds (fair on a busy machine)
@@ -202,22 +263,24 @@ def run_distillation_and_cheap(args, results: dict, save) -> None:
         quant[name]["ms_per_64_sentences"] = ms[name]
     if "pruned half" in ms:
         pruned_info["ms_per_64_sentences"] = ms["pruned half"]
-    results["latency"] = {"ms_per_64_sentences": ms, "rounds": 7, "note": "median of interleaved rounds"}
+    results["latency"] = {"ms_per_64_sentences": ms, "rounds": 7, "threads": args.threads,
+                          "note": "median of interleaved rounds"}
     print(ms, flush=True)
     save()
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="chapter 09's longer ablations")
-    parser.add_argument("--pretrain-seconds", type=float, default=150.0)
+    parser.add_argument("--pretrain-seconds", type=float, default=90.0)
     parser.add_argument("--pretrain-pairs", type=int, default=2000,
                         help="size of the pre-training pool (small, so static masks are seen several times)")
     parser.add_argument("--labels", type=int, default=2000, help="sentiment labels for fine-tuning pre-trained models")
     parser.add_argument("--finetune-seeds", type=int, default=3)
-    parser.add_argument("--albert-epochs", type=float, default=2.0)
-    parser.add_argument("--distil-labels", type=int, default=3000)
-    parser.add_argument("--importance-sentences", type=int, default=300)
+    parser.add_argument("--albert-epochs", type=float, default=1.0)
+    parser.add_argument("--distil-labels", type=int, default=2000)
     parser.add_argument("--prune-steps", type=int, nargs="+", default=[0, 6, 12, 24, 36, 48, 60])
+    parser.add_argument("--random-orders", type=int, default=3, help="random head orders pruned as the baseline")
+    parser.add_argument("--random-prune-steps", type=int, nargs="+", default=[12, 24, 36])
     parser.add_argument("--sections", nargs="+", default=["pretraining", "albert", "distillation"],
                         choices=["pretraining", "albert", "distillation"])
     parser.add_argument("--threads", type=int, default=1)
@@ -233,7 +296,8 @@ def main(argv: list[str] | None = None) -> int:
         for key in owned[name]:
             results.pop(key, None)
     results.update({"command": command.strip(), "seed": args.seed, "threads": args.threads,
-                    "torch": torch.__version__, "machine": platform.machine(), "times_s": results.get("times_s", {})})
+                    "torch": torch.__version__, "numpy": np.__version__, "python": platform.python_version(),
+                    "machine": platform.machine(), "times_s": results.get("times_s", {})})
     t_all = time.perf_counter()
 
     def save() -> None:
@@ -246,45 +310,60 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.perf_counter()
         sections[name](args, results, save)
         results["times_s"][name] = round(time.perf_counter() - t0, 1)
-        for key in owned[name]:  # each section remembers the command that measured it
+        for key in owned[name]:  # each section remembers the command that measured it, and how
             if key in results:
-                results[key]["command"] = command.strip()
+                results[key].update(command=command.strip(), threads=args.threads, torch=torch.__version__)
         save()
     return 0
 
 
+def _acc(v: dict) -> str:
+    """"mean ± sd (n = k)" of a row's per-seed test accuracies (sd with ddof = 1), collapsed runs left out and named."""
+    accs, collapsed = v["test_accs"], v.get("collapsed", [False] * len(v["test_accs"]))
+    kept = [a for a, c in zip(accs, collapsed) if not c]
+    flag = f" · {sum(collapsed)} collapsed run(s) left out" if any(collapsed) else ""
+    if not kept:
+        return "all runs collapsed"
+    mean, sd = mean_sd(kept)
+    spread = f" ± {sd:.1%}" if len(kept) > 1 else " (one seed)"
+    return f"{mean:.1%}{spread} (n = {len(kept)}){flag}"
+
+
 def to_markdown(r: dict) -> str:
-    """The results as readable tables (the JSON beside it is the source)."""
+    """The results as readable tables (the JSON beside it is the source): mean ± sd (ddof = 1) over seeds."""
     lines = ["# Chapter 09 — measured ablations", "",
-             f"Command: `{r.get('command')}` · seed {r.get('seed')} · {r.get('threads')} thread(s) · "
+             f"Last command: `{r.get('command')}` · seed {r.get('seed')} · {r.get('threads')} thread(s) · "
              f"torch {r.get('torch')} · times (s): {r.get('times_s')}", ""]
     if r.get("note"):
-        lines += [f"Note: {r['note']}.", ""]
+        lines += [f"Note: {r['note']}", ""]
     sections = {k: r[k]["command"] for k in ("pretraining", "albert", "distillation") if k in r and "command" in r[k]}
-    if len(set(sections.values())) > 1:
-        lines += ["Measured by:", ""] + [f"- {k}: `{c}`" for k, c in sections.items()] + [""]
+    lines += ["Measured by (each section records its own command):", ""]
+    lines += [f"- {k}: `{c}`" for k, c in sections.items()] + [""]
+
     def table(title: str, header: list[str], rows: list[list[str]]) -> None:
         lines.extend([f"## {title}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)])
         lines.extend("| " + " | ".join(row) + " |" for row in rows)
         lines.append("")
 
-    def acc(v: dict) -> str:
-        return f"{v['test_acc_mean']:.1%} ± {v['test_acc_std']:.1%}"
-
     if "pretraining" in r:
         p = r["pretraining"]
-        table(f"RoBERTa / ELECTRA: pre-training objectives at equal wall time ({p['pretrain_seconds']} s each)",
+        first = next(iter(p["rows"].values()))
+        table(f"RoBERTa / ELECTRA: pre-training objectives at equal wall time ({p['pretrain_seconds']:g} s each), "
+              f"then {first['labels']:,} labels, {first.get('pooling', 'cls')} pooling",
               ["objective", "steps", "test accuracy (mean ± sd over seeds)"],
-              [[k, f"{v['steps']}", acc(v)] for k, v in p["rows"].items()])
+              [[k, f"{v['steps']}", _acc(v)] for k, v in p["rows"].items()])
     if "albert" in r:
         table("ALBERT: parameter sharing and factorised embedding (trained from scratch)",
-              ["model", "parameters", "test accuracy"],
-              [[k, f"{v['parameters']:,}", acc(v)] for k, v in r["albert"]["rows"].items()])
+              ["model", "parameters", "test accuracy (mean ± sd over seeds)"],
+              [[k, f"{v['parameters']:,}", _acc(v)] for k, v in r["albert"]["rows"].items()])
     if "distillation" in r:
-        table("DistilBERT: distillation from MiniLM (6 layers) to 3 layers",
-              ["model", "parameters", "test accuracy", "ms / 64 sentences"],
-              [[k, f"{v['parameters']:,}", f"{v['test_acc']:.1%}", f"{v.get('ms_per_64_sentences', float('nan')):.0f}"]
-               for k, v in r["distillation"]["rows"].items()])
+        d = r["distillation"]
+        table(f"DistilBERT: distillation from MiniLM (6 layers) to 3 layers ({d['labels']:,} labels; "
+              f"transfer set {d.get('transfer_sentences', '—')} unlabelled sentences)",
+              ["model", "trained on", "parameters", "test accuracy", "ms / 64 sentences"],
+              [[k, f"{v.get('training_sentences', d['labels']):,} sentences", f"{v['parameters']:,}",
+                _acc(v) if "test_accs" in v else f"{v['test_acc']:.1%} (one teacher)",
+                f"{v.get('ms_per_64_sentences', float('nan')):.0f}"] for k, v in d["rows"].items()])
     if "quantization" in r:
         q = r["quantization"]
         lines += ["## Dynamic int8 quantisation of the fine-tuned teacher", "",
@@ -294,9 +373,18 @@ def to_markdown(r: dict) -> str:
                   for k in ("fp32", "int8_per_tensor", "int8_per_channel") if k in q]
         lines += ["", f"On {q['test_sentences']} test sentences.", ""]
     if "pruning" in r:
-        lines += ["## Head pruning (least important first)", "", "| heads removed | test accuracy |", "|---|---|"]
-        lines += [f"| {c['heads_removed']} | {c['test_acc']:.1%} |" for c in r["pruning"]["curve"]]
-        half = r["pruning"]["pruned_half"]
+        pr = r["pruning"]
+        randoms = pr.get("random_orders", [])
+        by_k = {c["heads_removed"]: [rc["test_acc"] for curve in randoms for rc in curve
+                                     if rc["heads_removed"] == c["heads_removed"]] for c in pr["curve"]}
+        lines += [f"## Head pruning (importance: {pr.get('importance_method', 'accuracy drop when masked')}, on "
+                  f"{pr.get('importance_sentences')} validation sentences; least important first)", "",
+                  "| heads removed | test accuracy | random order (mean ± sd) |", "|---|---|---|"]
+        for c in pr["curve"]:
+            rnd = by_k[c["heads_removed"]]
+            rnd_s = _acc({"test_accs": rnd}) if rnd else "—"
+            lines.append(f"| {c['heads_removed']} | {c['test_acc']:.1%} | {rnd_s} |")
+        half = pr["pruned_half"]
         if "test_acc" in half:
             lines += ["", f"Half the heads ({half['heads_removed']}) removed for real: {half['parameters']:,} parameters, "
                           f"{half.get('ms_per_64_sentences', float('nan')):.0f} ms / 64 sentences, "

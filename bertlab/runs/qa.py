@@ -60,7 +60,8 @@ def confidently_wrong(examples, predictions, k: int = 5) -> list[dict]:
     wrong = [(p.score, i) for i, p in enumerate(predictions)
              if metric_max_over_ground_truths(f1_score, p.text, examples[i].answers) < 1]
     return [{"id": examples[i].id, "question": examples[i].question, "context": examples[i].context,
-             "prediction": predictions[i].text, "answers": sorted(set(examples[i].answers)), "score": s}
+             "prediction": predictions[i].text, "char_span": list(predictions[i].char_span),
+             "answers": sorted(set(examples[i].answers)), "score": s}
             for s, i in sorted(wrong, reverse=True)[:k]]
 
 

@@ -383,7 +383,7 @@ for _, i in sorted(wrong, reverse=True)[:3]:
 
 # %%
 for err in RESULTS["rows"].get("minilm", {"runs": [{}]})["runs"][0].get("confidently_wrong", [])[:4]:
-    show_error(err["question"], err["context"], err["prediction"], err["answers"])
+    show_error(err["question"], err["context"], err["prediction"], err["answers"], err.get("char_span"))
 
 # %% [markdown]
 # ## Summary
