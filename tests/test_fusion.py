@@ -156,6 +156,17 @@ def test_itm_negatives_never_the_true_pair_nor_the_same_label():
         objectives.itm_negatives(np.zeros(3), np.random.default_rng(0))
 
 
+def test_itm_pairs_are_balanced_and_every_negative_shows_another_digit():
+    caps = md.digit_captions("validation")
+    pairs = objectives.itm_pairs(caps, np.random.default_rng(0))
+    n = len(caps)
+    assert len(pairs) == 2 * n and pairs.labels.sum() == n
+    assert pairs.texts[:n] == caps.texts and pairs.texts[n:] == caps.texts  # every caption once with each label
+    assert np.array_equal(pairs.images[:n], caps.images)  # positives: the caption's own image
+    shown = pairs.classes[n:]  # negatives: the digit in the image differs from the caption's digit
+    assert np.all(shown != caps.classes)
+
+
 def test_info_nce_matches_a_hand_computed_value():
     img = torch.tensor([[1.0, 0.0], [0.0, 2.0]])
     txt = torch.tensor([[3.0, 0.0], [1.0, 1.0]])

@@ -7,6 +7,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..multimodal_data import ImageTextSet
+
 
 def itm_negatives(labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """For each example i, the index j of a *mismatched* partner for image–text matching.
@@ -23,6 +25,16 @@ def itm_negatives(labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
             raise ValueError(f"example {i} has no example with a different label to pair with")
         out[i] = rng.choice(candidates)
     return out
+
+
+def itm_pairs(captions: ImageTextSet, rng: np.random.Generator) -> ImageTextSet:
+    """Balanced image–text matching data from captioned images: every caption once with its own image (label 1)
+    and once with the image of another class (label 0, partner drawn by :func:`itm_negatives`). (2N examples.)"""
+    neg = itm_negatives(captions.classes, rng)
+    n = len(neg)
+    return ImageTextSet(np.concatenate([captions.images, captions.images[neg]]), list(captions.texts) * 2,
+                        np.r_[np.ones(n), np.zeros(n)].astype(np.int64),
+                        np.r_[captions.image_ids, captions.image_ids[neg]], np.r_[captions.classes, captions.classes[neg]])
 
 
 def info_nce(image_emb: torch.Tensor, text_emb: torch.Tensor, temperature: torch.Tensor | float) -> torch.Tensor:

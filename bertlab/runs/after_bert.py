@@ -325,8 +325,8 @@ def _acc(v: dict) -> str:
     if not kept:
         return "all runs collapsed"
     mean, sd = mean_sd(kept)
-    spread = f" ± {sd:.1%}" if len(kept) > 1 else " (one seed)"
-    return f"{mean:.1%}{spread} (n = {len(kept)}){flag}"
+    spread = f" ± {sd:.1%} (n = {len(kept)})" if len(kept) > 1 else " (one seed)"
+    return f"{mean:.1%}{spread}{flag}"
 
 
 def to_markdown(r: dict) -> str:
