@@ -30,7 +30,7 @@ else \
     if [ -n "$$alt" ]; then hint="run: $$goal PYTHON=$$alt"; \
     else hint="install Python 3.11, 3.12 or 3.13 (python.org, apt, brew or pyenv), then run: $$goal PYTHON=python3.11"; fi; \
     echo "bertlab needs Python 3.11–3.13, but '$(PYTHON)' is $${v:-not found}: $$hint"; \
-  elif ! "$(PYTHON)" -c "import ensurepip, venv" 2>/dev/null; then \
+  elif ! "$(PYTHON)" -c "import ensurepip, venv; ensurepip.version()" >/dev/null 2>&1; then \
     echo "bertlab: '$(PYTHON)' ($$v) cannot make a virtual environment: install python$$v-venv (Debian/Ubuntu: sudo apt install python$$v-venv), then run: $$goal"; \
   fi; \
 fi
