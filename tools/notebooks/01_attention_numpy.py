@@ -372,3 +372,8 @@ assert np.allclose(out2[1, :5], out[1, :5])
 # **Going further:** chapter 02 shows why attention alone ignores word order (it is
 # permutation-equivariant — `tests/test_attention.py` proves it) and how positions are added; chapter
 # 04 rebuilds this in PyTorch and loads real weights.
+
+# %%
+import bertlab
+
+bertlab.progress("01")  # this chapter's exercises: ✅ passed, ❌ failed, ✏️ not yet (recorded in your workspace only)

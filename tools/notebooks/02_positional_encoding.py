@@ -305,3 +305,8 @@ assert not np.allclose(o2, o1[:, swap])
 # **Going further:** relative position schemes (Shaw et al. 2018, T5's buckets) and rotary embeddings
 # (RoPE, 2021) build the rotation property into attention itself. Chapter 03 turns text into the ids
 # these tables are indexed by.
+
+# %%
+import bertlab
+
+bertlab.progress("02")  # this chapter's exercises: ✅ passed, ❌ failed, ✏️ not yet (recorded in your workspace only)

@@ -306,3 +306,8 @@ assert pieces(kjv_vocab, eval_reviews) > pieces(kjv_vocab, eval_verses)
 #
 # **Going further:** SentencePiece/Unigram (ALBERT, T5, XLM-R) and byte-level BPE (GPT-2, RoBERTa) avoid
 # `[UNK]` entirely. Chapter 04 feeds these ids into a real pretrained encoder.
+
+# %%
+import bertlab
+
+bertlab.progress("03")  # this chapter's exercises: ✅ passed, ❌ failed, ✏️ not yet (recorded in your workspace only)

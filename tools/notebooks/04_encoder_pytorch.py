@@ -813,3 +813,8 @@ print("BERT-style encoder:", tuple(batch["input_ids"].shape), "→", tuple(ours.
 #
 # **Going further:** `benchmarks/encoder_throughput.py` compares our encoder's speed with transformers'.
 # Chapter 05 pre-trains a small BERT of this exact architecture from scratch with MLM and NSP.
+
+# %%
+import bertlab
+
+bertlab.progress("04")  # this chapter's exercises: ✅ passed, ❌ failed, ✏️ not yet (recorded in your workspace only)
