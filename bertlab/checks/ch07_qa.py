@@ -318,6 +318,9 @@ def squad_f1(c: Check, fn) -> None:
         except (TypeError, ValueError):
             c.fail(f"squad_f1({pred!r}, {truth!r}) returned {got!r}; expected a number in [0, 1].",
                    "return the F1 as a float.")
+        if not 0.0 <= got <= 1.0:  # also catches NaN, which compares False with everything
+            c.fail(f"squad_f1({pred!r}, {truth!r}) returned {got!r}; an F1 lies in [0, 1].",
+                   "F1 = 2PR / (P + R) with P and R in [0, 1]; return 0.0 when no word is shared (never 0/0).")
         results.append(got)
     expected = [ref_f1(p, t) for p, t in _F1_CASES]
     bad = [i for i, (g, x) in enumerate(zip(results, expected)) if abs(g - x) > 1e-6]

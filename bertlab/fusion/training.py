@@ -64,6 +64,7 @@ def train_contrastive(model: DualEncoder, data: dict[str, torch.Tensor], classes
             losses.append(loss.item())
             temperatures.append(model.temperature.item())
             bar.update()
+    bar.refresh()  # the bar's last drawn state is its final one (tqdm throttles redraws)
     bar.close()
     model.eval()
     return {"losses": losses, "temperatures": temperatures, "seconds": time.perf_counter() - start}

