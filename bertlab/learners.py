@@ -1,8 +1,12 @@
 """The learners chapter 06 compares, and how each is built and scored.
 
-- TF-IDF of word uni+bigrams → logistic regression (C picked on validation): no pre-training;
-- the course's tiny BERT architecture, from random init or from the course's pre-trained checkpoint;
-- all-MiniLM-L6-v2, frozen (a linear probe on mean-pooled features) or fully fine-tuned.
+- ``majority``: always the most frequent class of the labelled sentences (the floor every table shows);
+- ``tfidf``: TF-IDF of word uni+bigrams → logistic regression (C picked on validation): no pre-training;
+- ``random-init`` / ``course-bert``: the course BERT's architecture and vocabulary (``data/course-bert``), from
+  random weights or from its task-adaptive pre-training (chapter 05);
+- ``minilm-probe`` / ``minilm``: all-MiniLM-L6-v2, frozen (a linear probe on mean-pooled features) or fully
+  fine-tuned; ``minilm-random-init``: MiniLM's architecture and vocabulary with random weights, which
+  separates what its *size* buys from what its *pre-training* buys.
 
 The command that runs them all over sizes and seeds is ``python -m bertlab.runs.finetune``.
 """
@@ -22,26 +26,33 @@ from .finetuning import (
     predict_logits,
     word_predictions,
 )
-from .model import BertConfig, BertForSequenceClassification, BertForTokenClassification, BertModel
+from .model import BertForSequenceClassification, BertForTokenClassification, BertModel
 from .ner_data import TAGS
 from .training.metrics import entity_f1, scores
 from .weights import load_pretrained, minilm_path
 
-TINY_BERT = data.DATA_DIR / "tiny-bert"
+TINY_BERT = data.DATA_DIR / "tiny-bert"  # chapter 05's KJV checkpoint (MLM + NSP); chapter 06 tags names with it
+COURSE_BERT = data.DATA_DIR / "course-bert"  # task-adaptive MLM on the review sentences; chapter 06's classifier
 
+LEARNERS = ("majority", "tfidf", "random-init", "course-bert", "minilm-probe", "minilm", "minilm-random-init")
 
-# Per learner: learning rate and epochs by training-set size (smaller sets get more passes; early
-# stopping on validation decides when to stop).  Chosen on the validation split at 1,000 labels, never on
-# test: the tiny KJV checkpoint collapsed to the majority class with [CLS] pooling at lr 1e-4 (val 56.5 %),
-# reached 60.5 % with mean pooling at 2e-4 and 64.1 % at 1e-3.
+# Fine-tuning recipe per learner: peak learning rate, epochs by number of labels (smaller sets get more
+# passes), and early stopping: patience (evaluations without improvement) counted only after the warm-up and
+# ``min_epochs`` epochs. Chosen on the validation split, never on test (see data/course-bert/README.md for
+# the course BERT's ladder). Mean pooling everywhere: MiniLM was trained for it, and neither course
+# checkpoint trained the [CLS] pooler for sentences (course-bert has no NSP at all).
+_TINY_EPOCHS = {"250": 30, "1000": 15, "4000": 8, "all": 5}
 RECIPES = {
-    "random": {"lr": 1e-3, "epochs": {250: 30, 1000: 15, 4000: 8, None: 5}, "pooling": "mean"},
-    "tiny": {"lr": 1e-3, "epochs": {250: 30, 1000: 15, 4000: 8, None: 5}, "pooling": "mean"},
-    "minilm": {"lr": 1e-4, "epochs": {250: 10, 1000: 5, 4000: 2, None: 1}, "pooling": "mean"},
+    "random-init": {"lr": 3e-4, "epochs": _TINY_EPOCHS, "patience": 4, "min_epochs": 3, "pooling": "mean"},
+    "course-bert": {"lr": 3e-4, "epochs": _TINY_EPOCHS, "patience": 4, "min_epochs": 3, "pooling": "mean"},
+    "minilm": {"lr": 1e-4, "epochs": {"250": 10, "1000": 5, "4000": 2, "all": 2}, "patience": 3, "min_epochs": 2,
+               "pooling": "mean"},
+    "minilm-random-init": {"lr": 2e-4, "epochs": {"250": 20, "1000": 10, "4000": 3, "all": 2}, "patience": 3,
+                           "min_epochs": 2, "pooling": "mean"},
 }
 
 
-DROPOUT = 0.1  # fine-tuning dropout (the tiny checkpoint was pre-trained without dropout)
+DROPOUT = 0.1  # fine-tuning dropout (data/tiny-bert was pre-trained without dropout; course-bert with 0.1)
 
 
 def set_dropout(model: nn.Module, p: float) -> nn.Module:
@@ -52,19 +63,34 @@ def set_dropout(model: nn.Module, p: float) -> nn.Module:
     return model
 
 
-def tiny_classifier(pretrained: bool, pooling: str = "cls", seed: int = 0):
-    """(model, tokenizer): the tiny BERT from ``data/tiny-bert`` with a fresh 2-class head, or the same
-    architecture with random weights (``pretrained=False``), with fine-tuning dropout."""
+def pretrained_classifier(folder, pretrained: bool = True, pooling: str = "mean", seed: int = 0):
+    """(model, tokenizer): the checkpoint in ``folder`` with a fresh 2-class head, or — ``pretrained=False`` —
+    the same architecture and vocabulary with random weights; dropout 0.1 either way. ``seed`` draws the
+    head's (or the whole random network's) initial weights."""
     torch.manual_seed(seed)
-    model, tok = load_pretrained(TINY_BERT, BertForSequenceClassification, num_labels=2, pooling=pooling)
+    model, tok = load_pretrained(folder, BertForSequenceClassification, num_labels=2, pooling=pooling)
     if not pretrained:
-        config = BertConfig.from_dict({**model.config.to_dict()})
-        model = BertForSequenceClassification(config, num_labels=2, pooling=pooling)
+        torch.manual_seed(seed)
+        model = BertForSequenceClassification(model.config, num_labels=2, pooling=pooling)
     return set_dropout(model, DROPOUT), tok
 
 
+def classifier(learner: str, seed: int = 0):
+    """(model, tokenizer) for one of the fine-tuned learners of :data:`RECIPES`."""
+    if learner not in RECIPES:
+        raise ValueError(f"{learner!r} is not fine-tuned; the fine-tuned learners are {sorted(RECIPES)}")
+    folder = minilm_path() if learner.startswith("minilm") else COURSE_BERT
+    return pretrained_classifier(folder, not learner.endswith("random-init"), RECIPES[learner]["pooling"], seed)
+
+
+def tiny_classifier(pretrained: bool, pooling: str = "cls", seed: int = 0):
+    """(model, tokenizer): the KJV tiny BERT from ``data/tiny-bert`` with a fresh 2-class head, or the same
+    architecture with random weights (``pretrained=False``), with fine-tuning dropout."""
+    return pretrained_classifier(TINY_BERT, pretrained, pooling, seed)
+
+
 def minilm_classifier(pooling: str = "mean", seed: int = 0):
-    """(model, tokenizer): all-MiniLM-L6-v2 with a fresh 2-class head."""
+    """(model, tokenizer): all-MiniLM-L6-v2 with a fresh 2-class head (its own dropout, 0.1)."""
     torch.manual_seed(seed)
     model, tok = load_pretrained(minilm_path(), BertForSequenceClassification, num_labels=2, pooling=pooling)
     return model, tok
@@ -87,6 +113,42 @@ def fit_logistic(x_train, y_train, x_val, y_val, cs=(0.1, 0.3, 1.0, 3.0, 10.0)):
         if best is None or acc > best[0]:
             best = (acc, clf)
     return best[1]
+
+
+def run_majority(train, test) -> dict:
+    """Always the most frequent class of the labelled sentences ``train`` (ties → 1): the floor."""
+    t0 = time.perf_counter()
+    label = int(np.mean(train[1]) >= 0.5)
+    return {**scores(test[1], np.full(len(test[1]), label)), "train_seconds": time.perf_counter() - t0,
+            "predicts": label}
+
+
+def summarize(runs: list[dict]) -> dict[tuple[str, str], dict]:
+    """Per (learner, labels): mean and sd (ddof = 1) of test accuracy over the runs that did not collapse,
+    their number ``n``, the number of ``collapsed`` runs (listed apart, never averaged in), mean seconds."""
+    cells: dict[tuple[str, str], dict] = {}
+    for r in runs:
+        cell = cells.setdefault((r["learner"], str(r["labels"])), {"acc": [], "collapsed": 0, "seconds": []})
+        cell["seconds"].append(r.get("train_seconds", 0.0))
+        if r.get("collapsed"):
+            cell["collapsed"] += 1
+        else:
+            cell["acc"].append(r["accuracy"])
+    out = {}
+    for key, cell in cells.items():
+        acc = np.array(cell["acc"])
+        out[key] = {"mean": float(acc.mean()) if len(acc) else float("nan"),
+                    "sd": float(acc.std(ddof=1)) if len(acc) > 1 else float("nan"), "n": len(acc),
+                    "collapsed": cell["collapsed"], "seconds": float(np.mean(cell["seconds"])), "values": acc.tolist()}
+    return out
+
+
+def difference(a: dict, b: dict) -> dict:
+    """Mean difference of two :func:`summarize` cells and its standard error sqrt(sd_a²/n_a + sd_b²/n_b)
+    (independent runs), with ``z`` = difference / SE."""
+    diff = a["mean"] - b["mean"]
+    se = float(np.sqrt(a["sd"] ** 2 / a["n"] + b["sd"] ** 2 / b["n"]))
+    return {"diff": diff, "se": se, "z": diff / se if se > 0 else float("inf")}
 
 
 def run_tfidf(train, val, test) -> dict:

@@ -138,6 +138,33 @@ def make_nsp_pairs(documents: Sequence[Sequence[str]] | Sequence[Sequence[Sequen
     return pairs
 
 
+def sentence_examples(texts: Sequence[str], tokenizer: WordPieceTokenizer, max_len: int = 64) -> list[dict]:
+    """Single sentences as MLM examples ``[CLS] s [SEP]`` (truncated to ``max_len``; empty ones dropped), in the
+    same dict format as :func:`make_nsp_pairs` (segment 0 only; ``next_sentence_label`` 0, unused without NSP).
+    For text without documents — independent review sentences — where NSP has nothing to predict."""
+    out = []
+    for text in texts:
+        ids = tokenizer.convert_tokens_to_ids(tokenizer.tokenize(text))[: max_len - 2]
+        if ids:
+            ids = [tokenizer.cls_id] + ids + [tokenizer.sep_id]
+            out.append({"input_ids": ids, "token_type_ids": [0] * len(ids), "attention_mask": [1] * len(ids),
+                        "next_sentence_label": IS_NEXT})
+    return out
+
+
+def length_grouped_order(lengths: Sequence[int], batch_size: int, rng: random.Random) -> list[list[int]]:
+    """One pass in batches of similar length: shuffle, sort within pools of 50 batches, cut, shuffle the
+    batches (an incomplete last batch of a pool is dropped). Far less padding than random batches."""
+    idx = list(range(len(lengths)))
+    rng.shuffle(idx)
+    batches = []
+    for start in range(0, len(idx), 50 * batch_size):
+        pool = sorted(idx[start:start + 50 * batch_size], key=lambda i: lengths[i])
+        batches += [pool[i:i + batch_size] for i in range(0, len(pool) - batch_size + 1, batch_size)]
+    rng.shuffle(batches)
+    return batches
+
+
 def collate(pairs: Sequence[dict], pad_id: int) -> dict[str, torch.Tensor]:
     """Pad a list of pairs to the longest: dict of LongTensors (B, T) plus ``next_sentence_label`` (B,)."""
     longest = max(len(p["input_ids"]) for p in pairs)
@@ -191,7 +218,8 @@ def train(model: BertForPreTraining, pairs: Sequence[dict], tokenizer: WordPiece
           clip: float = 1.0, seed: int = 0, max_seconds: float | None = None, use_nsp: bool = True,
           mlm_probability: float = 0.15, progress: bool = True,
           eval_fn: Callable[[BertForPreTraining], dict] | None = None, eval_every: int = 0,
-          rebuild_pairs: Callable[[random.Random], Sequence[dict]] | None = None) -> History:
+          rebuild_pairs: Callable[[random.Random], Sequence[dict]] | None = None,
+          group_by_length: bool = False) -> History:
     """Pre-train ``model`` on MLM (+ NSP): a fresh mask for every batch (dynamic masking), AdamW without decay on
     biases/LayerNorm (:func:`bertlab.training.param_groups.no_decay_groups`), warm-up over ``warmup`` steps then
     linear decay to 0 at ``steps`` (:func:`bertlab.training.schedule.warmup_linear_schedule`), gradient
@@ -201,6 +229,7 @@ def train(model: BertForPreTraining, pairs: Sequence[dict], tokenizer: WordPiece
     ``lambda rng: make_nsp_pairs(docs, tok, max_len, rng)``: new cut points, new NotNext partners), so a long run
     does not replay the same NSP pairs — with pairs built once, the masks change every pass but the NSP labels
     do not, and the model can memorise them. ``hist.passes`` counts the passes begun.
+    ``group_by_length=True`` draws each pass's batches with :func:`length_grouped_order` (less padding).
 
     A loop of its own (not :func:`bertlab.finetuning.fine_tune`) because the lesson differs: the labels are made
     on the fly by masking, two losses are tracked, and there is no validation-based early stopping.
@@ -216,15 +245,24 @@ def train(model: BertForPreTraining, pairs: Sequence[dict], tokenizer: WordPiece
     t0 = time.perf_counter()
     bar = tqdm(range(steps), desc="pre-training", disable=not progress, mininterval=1.0)
     queue: list[dict] = []
+    grouped: list[list[int]] = []
     for step in bar:
-        if len(queue) < batch_size:
-            if hist.passes and rebuild_pairs is not None:
-                pairs = rebuild_pairs(rng)
-            fresh = list(range(len(pairs)))
-            rng.shuffle(fresh)
-            queue += [pairs[i] for i in fresh]
-            hist.passes += 1
-        batch_pairs, queue = queue[:batch_size], queue[batch_size:]
+        if group_by_length:
+            if not grouped:
+                if hist.passes and rebuild_pairs is not None:
+                    pairs = rebuild_pairs(rng)
+                grouped = length_grouped_order([len(p["input_ids"]) for p in pairs], batch_size, rng)
+                hist.passes += 1
+            batch_pairs = [pairs[i] for i in grouped.pop()]
+        else:
+            if len(queue) < batch_size:
+                if hist.passes and rebuild_pairs is not None:
+                    pairs = rebuild_pairs(rng)
+                fresh = list(range(len(pairs)))
+                rng.shuffle(fresh)
+                queue += [pairs[i] for i in fresh]
+                hist.passes += 1
+            batch_pairs, queue = queue[:batch_size], queue[batch_size:]
         batch = masked_batch(batch_pairs, tokenizer, gen, mlm_probability)
         loss, l_mlm, l_nsp = pretraining_loss(model, batch, use_nsp)
         opt.zero_grad(set_to_none=True)

@@ -165,6 +165,22 @@ def test_learning_curve_subsets_are_nested():
     assert small[0] == big[0][:10] and len(learners.subset(texts, labels, None)[0]) == 100
 
 
+def test_finetune_command_records_runs_once_and_resumes(tmp_path):
+    out = tmp_path / "results.json"
+    finetune.main(["--learners", "majority", "tfidf", "--sizes", "250", "--seeds", "0", "1", "--out", str(out),
+                   "--no-progress"])
+    finetune.main(["--learners", "majority", "tfidf", "--sizes", "250", "--seeds", "0", "1", "2", "--out", str(out),
+                   "--no-progress"])
+    import json
+
+    results = json.loads(out.read_text())
+    keys = [(r["learner"], r["labels"], r["seed"]) for r in results["runs"]]
+    assert sorted(keys) == sorted((m, 250, s) for m in ("majority", "tfidf") for s in (0, 1, 2))  # none repeated
+    assert len(results["commands"]) == 2 and [r["command"] for r in results["runs"]].count(1) == 2  # seed 2 only
+    table = out.with_suffix(".md").read_text()
+    assert "| majority | 57.2 ± 0.0 (n = 3)" in table and "| tfidf |" in table
+
+
 def test_finetune_command_rejects_bad_sizes(capsys):
     with pytest.raises(SystemExit):
         finetune.main(["--sizes", "ten"])

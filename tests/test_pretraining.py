@@ -106,6 +106,52 @@ def test_a_few_hundred_steps_lower_the_loss():
     assert sum(hist.mlm[-20:]) / 20 < sum(hist.mlm[:20]) / 20 - 0.5
 
 
+def test_rebuilt_pairs_give_each_pass_new_notnext_partners_and_train_uses_them():
+    docs = _traceable_docs()
+    first, second = (P.make_nsp_pairs(docs, TOK, 32, random.Random(s)) for s in (0, 1))
+    assert [p["input_ids"] for p in first] != [p["input_ids"] for p in second]
+    built = []
+
+    def rebuild(rng):
+        built.append(P.make_nsp_pairs(docs, TOK, 32, rng))
+        return built[-1]
+
+    torch.manual_seed(0)
+    model = BertForPreTraining(P.tiny_config(1000, hidden_size=16, intermediate_size=32))
+    hist = P.train(model, first, TOK, steps=3 * len(first) // 16, batch_size=16, progress=False, rebuild_pairs=rebuild)
+    assert hist.passes == 3 and len(built) == 2  # passes 2 and 3 were rebuilt, pass 1 used the given pairs
+    assert [p["input_ids"] for p in built[0]] != [p["input_ids"] for p in built[1]]
+
+
+def test_baselines_score_left_right_and_both_neighbours_on_the_masked_positions():
+    # training text: "w1 w2 w3" always; the held-out sentence masks w2 — every neighbour baseline gets it right
+    tok = TOK
+    train = [{"input_ids": [tok.cls_id, 6, 7, 8, tok.sep_id] * 1}] * 5 + [{"input_ids": [tok.cls_id, 9, 7, 10, tok.sep_id]}]
+    batch = {"input_ids": torch.tensor([[tok.cls_id, 6, tok.mask_id, 8, tok.sep_id],
+                                        [tok.cls_id, 9, tok.mask_id, 11, tok.sep_id]]),
+             "labels": torch.tensor([[-100, -100, 7, -100, -100], [-100, -100, 12, -100, -100]])}
+    base = P.baselines(train, [batch], tok)
+    assert base["left_neighbour"] == base["right_neighbour"] == base["both_neighbours"] == 0.5
+    # "between 9 and 10" was seen once (7); between 6 and 8 five times (7): both-neighbours needs both sides
+    batch["input_ids"][1, 3] = 10
+    batch["labels"][1, 2] = 7
+    base = P.baselines(train, [batch], tok)
+    assert base["both_neighbours"] == 1.0
+
+
+def test_sentence_examples_and_length_grouped_batches():
+    texts = [" ".join(f"w{i}" for i in range(1 + k % 20)) for k in range(200)] + [""]
+    ex = P.sentence_examples(texts, TOK, max_len=12)
+    assert len(ex) == 200 and all(e["input_ids"][0] == TOK.cls_id and e["input_ids"][-1] == TOK.sep_id for e in ex)
+    assert max(len(e["input_ids"]) for e in ex) == 12 and all(e["token_type_ids"] == [0] * len(e["input_ids"]) for e in ex)
+    lengths = [len(e["input_ids"]) for e in ex]
+    batches = P.length_grouped_order(lengths, 8, random.Random(0))
+    flat = [i for b in batches for i in b]
+    assert len(flat) == len(set(flat)) == 200 and all(len(b) == 8 for b in batches)  # 200 = 25 full batches
+    spread = sum(max(lengths[i] for i in b) - min(lengths[i] for i in b) for b in batches) / len(batches)
+    assert spread < 3  # similar lengths together (random batches would span ~11 tokens)
+
+
 @pytest.mark.parametrize("bad", [dict(mlm_probability=0.0), dict(mlm_probability=1.5)])
 def test_bad_masking_probability(bad):
     with pytest.raises(ValueError, match="mlm_probability"):

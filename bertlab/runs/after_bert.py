@@ -1,6 +1,6 @@
 """The longer ablations of chapter 09, run from the command line (too slow to run live in the notebook).
 
-    python -m bertlab.runs.after_bert [--sections pretraining albert distillation] [--threads 1] [--seed 0]
+    python -m bertlab.runs.after_bert [--sections pretraining albert distillation pruning] [--threads 1] [--seed 0]
 
 Sections (results are written after each run, so a partial run is still usable):
 
@@ -15,8 +15,12 @@ Sections (results are written after each run, so a partial run is still usable):
   3-layer students (its layers 0, 2, 4) trained on the hard labels, distilled on the same labelled sentences
   (T = 2, α = 0.5), and distilled on all 10,201 *unlabelled* training sentences as transfer set (α = 1: the
   teacher's soft targets only), ``--finetune-seeds`` seeds each; then the teacher quantised to int8 (size,
-  latency, accuracy, agreement) and pruned by gradient head importance (Michel et al., 2019) measured on the
-  whole validation split, beside random head orders as the baseline.
+  accuracy, agreement with fp32);
+- ``pruning``: the same teacher (same recipe and seed: fine-tuned again unless the distillation section ran in
+  the same process; its test accuracy is checked against the distillation section's), pruned by gradient head
+  importance (Michel et al., 2019) measured on the whole validation split, beside random head orders as the
+  baseline; then the latency of the teacher, a 3-layer student, the two int8 models and the half-pruned
+  teacher on the same 64 test sentences, in interleaved rounds.
 
 Accuracies are reported as mean ± sd (ddof = 1) over seeds; runs whose test predictions are ≥ 99 % one class
 are flagged ``collapsed``. Writes ``data/after_bert_results.json`` and ``data/after_bert_results.md``
@@ -159,14 +163,28 @@ def run_albert(args, results: dict, save) -> None:
         save()
 
 
-def run_distillation_and_cheap(args, results: dict, save) -> None:
-    teacher, tok = load_pretrained(minilm_path(), BertForSequenceClassification, num_labels=2, pooling="mean")
+_TEACHERS: dict = {}  # (seed, labels, threads) → (teacher, tokenizer, log): one fine-tuning per process
+
+
+def fine_tuned_teacher(args):
+    """MiniLM (mean pooling) fine-tuned for one epoch on ``args.distil_labels`` random training sentences (seed
+    ``args.seed``, lr 1e-4): the teacher of the distillation and pruning sections, fine-tuned once per process."""
+    key = (args.seed, args.distil_labels, args.threads)
+    if key not in _TEACHERS:
+        torch.manual_seed(args.seed)  # the new classification head's initialisation
+        teacher, tok = load_pretrained(minilm_path(), BertForSequenceClassification, num_labels=2, pooling="mean")
+        train, _, _ = _sentiment(tok)
+        sub = _subset(train, np.random.default_rng(args.seed).choice(len(train["labels"]), args.distil_labels,
+                                                                      replace=False))
+        log = fine_tune(teacher, sub, epochs=1.0, lr=1e-4, seed=args.seed, group_by_length=True)
+        _TEACHERS[key] = (teacher, tok, log, sub)
+    return _TEACHERS[key]
+
+
+def run_distillation(args, results: dict, save) -> None:
+    teacher, tok, log, sub = fine_tuned_teacher(args)
     train, val, test = _sentiment(tok)
-    sub = _subset(train, np.random.default_rng(args.seed).choice(len(train["labels"]), args.distil_labels,
-                                                                  replace=False))
-    log = fine_tune(teacher, sub, epochs=1.0, lr=1e-4, seed=args.seed, group_by_length=True)
     teacher_pred = predict_logits(teacher, test).argmax(-1)
-    models = {"teacher (6 layers)": teacher}
     rows = {"teacher (6 layers)": {"parameters": count_parameters(teacher), "test_acc": accuracy(teacher_pred, test["labels"]),
                                    "collapsed": bool(is_collapsed(teacher_pred)), "train_seconds": round(log.seconds, 1),
                                    "training_sentences": args.distil_labels}}
@@ -197,8 +215,6 @@ def run_distillation_and_cheap(args, results: dict, save) -> None:
             accs.append(accuracy(pred, test["labels"]))
             collapsed.append(bool(is_collapsed(pred)))
             secs.append(log.seconds)
-            if s == seeds[0]:
-                models[name] = student  # timed below
             print(name, s, f"{accs[-1]:.3f}", flush=True)
         rows[name] = {"parameters": count_parameters(student), **_scores(accs, collapsed, seeds),
                       "train_seconds": round(float(np.mean(secs)), 1),
@@ -211,12 +227,20 @@ def run_distillation_and_cheap(args, results: dict, save) -> None:
     for name, per_channel in (("int8_per_tensor", False), ("int8_per_channel", True)):
         q = quantize_int8(teacher, per_channel=per_channel)
         p_int8 = predict_logits(q, test).argmax(-1)
-        models[name] = q
         quant[name] = {"size_mb": state_size_mb(q), "test_acc": accuracy(p_int8, test["labels"]),
                        "agreement": float((teacher_pred == p_int8).float().mean())}
     results["quantization"] = quant
     print(quant, flush=True)
     save()
+
+
+def run_pruning(args, results: dict, save) -> None:
+    teacher, tok, _, _ = fine_tuned_teacher(args)
+    _, val, test = _sentiment(tok)
+    teacher_acc = _test_accuracy(teacher, test)
+    recorded = results.get("distillation", {}).get("rows", {}).get("teacher (6 layers)", {}).get("test_acc")
+    same = None if recorded is None else bool(abs(recorded - teacher_acc) < 1e-9)
+    print("teacher test accuracy", f"{teacher_acc:.4f}", "· distillation section's teacher:", recorded, flush=True)
 
     # head pruning: importance by gradient on the whole validation split (Michel et al., 2019), test accuracy as
     # the least important heads are masked; random orders of the heads as the baseline
@@ -231,40 +255,46 @@ def run_distillation_and_cheap(args, results: dict, save) -> None:
     curve = [{"heads_removed": k, "test_acc": masked_accuracy([tuple(map(int, x)) for x in order[:k]])}
              for k in args.prune_steps]
     print(curve, flush=True)
-    random_curves = []
+    results["pruning"] = {"importance": imp.tolist(), "importance_method": "gradient (Michel et al., 2019), "
+                          "layer-normalised", "importance_sentences": len(val["labels"]), "curve": curve,
+                          "teacher_test_acc": teacher_acc, "same_teacher_as_distillation": same,
+                          "random_orders": [], "test_sentences": len(test["labels"]),
+                          "note": "heads masked least important first; random_orders: the same counts in random order"}
+    save()
     for r in range(args.random_orders):
         shuffled = order[np.random.default_rng(r).permutation(n_heads)]
-        random_curves.append([{"heads_removed": k, "test_acc": masked_accuracy([tuple(map(int, x)) for x in shuffled[:k]])}
-                              for k in args.random_prune_steps])
-        print("random order", r, random_curves[-1], flush=True)
+        results["pruning"]["random_orders"].append(
+            [{"heads_removed": k, "test_acc": masked_accuracy([tuple(map(int, x)) for x in shuffled[:k]])}
+             for k in args.random_prune_steps])
+        print("random order", r, results["pruning"]["random_orders"][-1], flush=True)
+        save()
     half = [tuple(map(int, x)) for x in order[:n_heads // 2]]
+    models = {"teacher (6 layers)": teacher,
+              # the students' architecture (every other layer); latency does not depend on the trained weights
+              "student (3 layers)": student_from_teacher(teacher, [0, 2, 4]),
+              "int8_per_tensor": quantize_int8(teacher, per_channel=False),
+              "int8_per_channel": quantize_int8(teacher, per_channel=True)}
     try:  # remove half the heads for real (smaller matrices), not only masked
         pruned = copy.deepcopy(teacher)
         prune_heads(pruned.bert, half)
         models["pruned half"] = pruned
         pruned_info = {"heads_removed": len(half), "test_acc": _test_accuracy(pruned, test),
-                       "parameters": count_parameters(pruned)}
+                       "parameters": count_parameters(pruned), "parameters_before": count_parameters(teacher)}
     except ValueError as e:  # a layer would lose all its heads
         pruned_info = {"skipped": str(e)}
-    results["pruning"] = {"importance": imp.tolist(), "importance_method": "gradient (Michel et al., 2019), "
-                          "layer-normalised", "importance_sentences": len(val["labels"]), "curve": curve,
-                          "random_orders": random_curves, "pruned_half": pruned_info,
-                          "note": "heads masked least important first; random_orders: the same counts in random order"}
+    results["pruning"]["pruned_half"] = pruned_info
     save()
 
     # latency of every model above on the same 64 test sentences, in interleaved rounds (fair on a busy machine)
     bench = {k: test[k][:64] for k in ("input_ids", "token_type_ids", "attention_mask")}
+    for m in models.values():
+        m.eval()
     with torch.no_grad():
-        ms = latency_table({name: (lambda m=m: m(**bench)) for name, m in models.items()}, rounds=7)
-    for name, row in rows.items():
-        row["ms_per_64_sentences"] = ms[name]
-    quant["fp32"]["ms_per_64_sentences"] = ms["teacher (6 layers)"]
-    for name in ("int8_per_tensor", "int8_per_channel"):
-        quant[name]["ms_per_64_sentences"] = ms[name]
-    if "pruned half" in ms:
-        pruned_info["ms_per_64_sentences"] = ms["pruned half"]
-    results["latency"] = {"ms_per_64_sentences": ms, "rounds": 7, "threads": args.threads,
-                          "note": "median of interleaved rounds"}
+        ms = latency_table({name: (lambda m=m: m(**bench)) for name, m in models.items()}, rounds=args.latency_rounds)
+    results["latency"] = {"ms_per_64_sentences": ms, "rounds": args.latency_rounds, "threads": args.threads,
+                          "batch": "the first 64 test sentences, padded to 64 tokens",
+                          "note": "median of interleaved rounds on a machine shared with other work: compare the "
+                                  "ratios between rows, not the milliseconds with another machine"}
     print(ms, flush=True)
     save()
 
@@ -280,9 +310,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--distil-labels", type=int, default=2000)
     parser.add_argument("--prune-steps", type=int, nargs="+", default=[0, 6, 12, 24, 36, 48, 60])
     parser.add_argument("--random-orders", type=int, default=3, help="random head orders pruned as the baseline")
-    parser.add_argument("--random-prune-steps", type=int, nargs="+", default=[12, 24, 36])
-    parser.add_argument("--sections", nargs="+", default=["pretraining", "albert", "distillation"],
-                        choices=["pretraining", "albert", "distillation"])
+    parser.add_argument("--random-prune-steps", type=int, nargs="+", default=[6, 12, 24, 36, 48, 60])
+    parser.add_argument("--latency-rounds", type=int, default=7)
+    parser.add_argument("--sections", nargs="+", default=["pretraining", "albert", "distillation", "pruning"],
+                        choices=["pretraining", "albert", "distillation", "pruning"])
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=RESULTS_JSON)
@@ -291,7 +322,7 @@ def main(argv: list[str] | None = None) -> int:
     command = "python -m bertlab.runs.after_bert " + " ".join(argv if argv is not None else sys.argv[1:])
     results: dict = json.loads(args.out.read_text()) if args.out.is_file() else {}
     owned = {"pretraining": ["pretraining"], "albert": ["albert"],
-             "distillation": ["distillation", "quantization", "pruning"]}
+             "distillation": ["distillation", "quantization"], "pruning": ["pruning", "latency"]}
     for name in args.sections:  # results of the sections run now are replaced, never mixed with older ones
         for key in owned[name]:
             results.pop(key, None)
@@ -305,7 +336,8 @@ def main(argv: list[str] | None = None) -> int:
         args.out.write_text(json.dumps(results, indent=1) + "\n")
         args.out.with_suffix(".md").write_text(to_markdown(results))
 
-    sections = {"pretraining": run_pretraining, "albert": run_albert, "distillation": run_distillation_and_cheap}
+    sections = {"pretraining": run_pretraining, "albert": run_albert, "distillation": run_distillation,
+                "pruning": run_pruning}
     for name in args.sections:  # in the order given
         t0 = time.perf_counter()
         sections[name](args, results, save)
@@ -336,7 +368,8 @@ def to_markdown(r: dict) -> str:
              f"torch {r.get('torch')} · times (s): {r.get('times_s')}", ""]
     if r.get("note"):
         lines += [f"Note: {r['note']}", ""]
-    sections = {k: r[k]["command"] for k in ("pretraining", "albert", "distillation") if k in r and "command" in r[k]}
+    sections = {k: r[k]["command"] for k in ("pretraining", "albert", "distillation", "quantization", "pruning",
+                                             "latency") if k in r and "command" in r[k]}
     lines += ["Measured by (each section records its own command):", ""]
     lines += [f"- {k}: `{c}`" for k, c in sections.items()] + [""]
 
@@ -356,19 +389,25 @@ def to_markdown(r: dict) -> str:
         table("ALBERT: parameter sharing and factorised embedding (trained from scratch)",
               ["model", "parameters", "test accuracy (mean ± sd over seeds)"],
               [[k, f"{v['parameters']:,}", _acc(v)] for k, v in r["albert"]["rows"].items()])
+    ms = r.get("latency", {}).get("ms_per_64_sentences", {})
+
+    def ms_of(name: str) -> str:
+        return f"{ms[name]:.0f}" if name in ms else "—"
+
     if "distillation" in r:
         d = r["distillation"]
         table(f"DistilBERT: distillation from MiniLM (6 layers) to 3 layers ({d['labels']:,} labels; "
               f"transfer set {d.get('transfer_sentences', '—')} unlabelled sentences)",
-              ["model", "trained on", "parameters", "test accuracy", "ms / 64 sentences"],
+              ["model", "trained on", "parameters", "test accuracy", "ms / 64 sentences (latency section)"],
               [[k, f"{v.get('training_sentences', d['labels']):,} sentences", f"{v['parameters']:,}",
                 _acc(v) if "test_accs" in v else f"{v['test_acc']:.1%} (one teacher)",
-                f"{v.get('ms_per_64_sentences', float('nan')):.0f}"] for k, v in d["rows"].items()])
+                ms_of(k if k.startswith("teacher") else "student (3 layers)")] for k, v in d["rows"].items()])
     if "quantization" in r:
         q = r["quantization"]
         lines += ["## Dynamic int8 quantisation of the fine-tuned teacher", "",
-                  "| | size MB | ms / 64 sentences | test accuracy | same prediction as fp32 |", "|---|---|---|---|---|"]
-        lines += [f"| {k} | {q[k]['size_mb']:.1f} | {q[k].get('ms_per_64_sentences', float('nan')):.0f} | "
+                  "| | size MB | ms / 64 sentences (latency section) | test accuracy | same prediction as fp32 |",
+                  "|---|---|---|---|---|"]
+        lines += [f"| {k} | {q[k]['size_mb']:.1f} | {ms_of('teacher (6 layers)' if k == 'fp32' else k)} | "
                   f"{q[k]['test_acc']:.1%} | {q[k].get('agreement', float('nan')):.1%} |"
                   for k in ("fp32", "int8_per_tensor", "int8_per_channel") if k in q]
         lines += ["", f"On {q['test_sentences']} test sentences.", ""]
@@ -384,12 +423,17 @@ def to_markdown(r: dict) -> str:
             rnd = by_k[c["heads_removed"]]
             rnd_s = _acc({"test_accs": rnd}) if rnd else "—"
             lines.append(f"| {c['heads_removed']} | {c['test_acc']:.1%} | {rnd_s} |")
-        half = pr["pruned_half"]
+        half = pr.get("pruned_half", {})
         if "test_acc" in half:
             lines += ["", f"Half the heads ({half['heads_removed']}) removed for real: {half['parameters']:,} parameters, "
-                          f"{half.get('ms_per_64_sentences', float('nan')):.0f} ms / 64 sentences, "
-                          f"test accuracy {half['test_acc']:.1%}."]
+                          f"{ms_of('pruned half')} ms / 64 sentences, test accuracy {half['test_acc']:.1%}."]
         lines.append("")
+    if "latency" in r:
+        lat = r["latency"]
+        table(f"Latency: one batch of 64 test sentences, median of {lat.get('rounds')} interleaved rounds, "
+              f"{lat.get('threads')} thread(s)", ["model", "ms"], [[k, f"{v:.0f}"] for k, v in ms.items()])
+        if lat.get("note"):
+            lines += [lat["note"], ""]
     return "\n".join(lines)
 
 

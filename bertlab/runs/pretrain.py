@@ -2,6 +2,14 @@
 
     python -m bertlab.runs.pretrain --config tiny --minutes 20 --out runs/tiny-bert [--seed 0 --threads 1]
     torchrun --nproc_per_node=2 -m bertlab.runs.pretrain --config tiny --minutes 5 --out runs/ddp
+    python -m bertlab.runs.pretrain --config course-bert --out data/course-bert     # chapter 06's checkpoint
+
+``--config tiny``: MLM + NSP on the King James Bible with the course vocabulary (``data/tiny-bert``).
+``--config course-bert``: task-adaptive pre-training (Gururangan et al., 2020) — MLM only, on the 10,201
+*unlabelled* training sentences of the review task (never a validation or test sentence; the labels are
+never read), with a WordPiece vocabulary trained on the same sentences, for a fixed number of **steps**
+(12,000 ≈ 28 min on one idle CPU thread), checkpoints along the way (``step3000/`` …) so that one run gives a
+curve; held-out MLM accuracy is measured on the validation sentences (scored, never trained on).
 
 Writes a Hugging Face-format folder (config.json, model.safetensors, vocab.txt) that
 ``bertlab.weights.load_pretrained`` and ``transformers.BertForPreTraining`` both load, plus
@@ -23,6 +31,7 @@ import os
 import random
 import sys
 import time
+from pathlib import Path
 
 import torch
 
@@ -34,20 +43,29 @@ from ..pretraining import (
     baselines,
     evaluate,
     fixed_eval_batches,
+    length_grouped_order,
     make_nsp_pairs,
     masked_batch,
     pretraining_loss,
+    sentence_examples,
     tiny_config,
     tokenize_documents,
 )
+from ..tokenizer import WordPieceTokenizer, train_wordpiece
 from ..training.param_groups import no_decay_groups
 from ..training.schedule import warmup_linear_schedule
 from ..weights import save_pretrained
 
+# --config course-bert: the recipe chosen by the ladder in data/course-bert/README.md (its defaults; any flag
+# still overrides them)
+COURSE_BERT = {"steps": 12_000, "minutes": 0.0, "batch_size": 64, "max_len": 64, "lr": 1e-3, "warmup": 300,
+               "dropout": 0.1, "threads": 1, "vocab_size": 8000, "mlm_probability": 0.15, "no_nsp": True,
+               "save_at": [3000, 6000, 9000], "log_every": 250}
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="pre-train the course's tiny BERT (MLM + NSP)")
-    parser.add_argument("--config", default="tiny", choices=["tiny"])
+    parser.add_argument("--config", default="tiny", choices=["tiny", "course-bert"])
     parser.add_argument("--minutes", type=float, default=5.0)
     parser.add_argument("--steps", type=int, default=100_000, help="upper bound; --minutes usually stops first")
     parser.add_argument("--out", required=True)
@@ -66,7 +84,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--log-every", type=int, default=200)
     parser.add_argument("--no-eval", action="store_true", help="skip the held-out evaluation and baselines")
     parser.add_argument("--save-every", type=float, default=5.0, help="minutes between checkpoints (0: only at the end)")
+    parser.add_argument("--vocab-size", type=int, default=8000, help="course-bert: WordPiece vocabulary size")
+    parser.add_argument("--mlm-probability", type=float, default=0.15)
+    parser.add_argument("--save-at", type=int, nargs="*", default=[],
+                        help="course-bert: also save checkpoints at these steps (in <out>/step<N>/)")
+    if parser.parse_known_args(argv)[0].config == "course-bert":
+        parser.set_defaults(**COURSE_BERT)
     args = parser.parse_args(argv)
+    if args.config == "course-bert":
+        return pretrain_course_bert(args, "python -m bertlab.runs.pretrain " + " ".join(
+            argv if argv is not None else sys.argv[1:]))
 
     world, rank = int(os.environ.get("WORLD_SIZE", "1")), int(os.environ.get("RANK", "0"))
     device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -95,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     rng, gen = random.Random(args.seed), torch.Generator().manual_seed(args.seed)
     order: list[int] = []
     t0, step, log = time.perf_counter(), 0, []
-    deadline, last_save = args.minutes * 60, 0.0
+    deadline, last_save = (args.minutes * 60 if args.minutes > 0 else float("inf")), 0.0
 
     def finish(seconds: float) -> None:  # rank 0: evaluate and write the checkpoint + training.json
         model.eval()
@@ -156,6 +183,70 @@ def main(argv: list[str] | None = None) -> int:
         finish(seconds)
     if world > 1:
         torch.distributed.destroy_process_group()
+    return 0
+
+
+def pretrain_course_bert(args: argparse.Namespace, command: str) -> int:
+    """Task-adaptive MLM on the unlabelled review training sentences (one process): see the module docstring.
+
+    Seconds are training time only: evaluating and saving the intermediate checkpoints is not counted.
+    """
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        raise SystemExit("--config course-bert runs in one process (no torchrun)")
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    rng, gen = random.Random(args.seed), torch.Generator().manual_seed(args.seed)
+    texts = data.load_sentiment("train")[0]  # the sentences only: the labels are never read
+    t_vocab = time.perf_counter()
+    tok = WordPieceTokenizer(train_wordpiece(texts, args.vocab_size))
+    vocab_seconds = time.perf_counter() - t_vocab
+    examples = sentence_examples(texts, tok, args.max_len)
+    held = sentence_examples(data.load_sentiment("validation")[0], tok, args.max_len)  # scored, never trained on
+    eval_batches = fixed_eval_batches(held, tok)
+    model = BertForPreTraining(tiny_config(len(tok), dropout=args.dropout,
+                                           max_position_embeddings=max(128, args.max_len)))
+    opt = torch.optim.AdamW(no_decay_groups(model, 0.01), lr=args.lr)
+    sched = warmup_linear_schedule(opt, min(args.warmup, args.steps), args.steps)
+    out = Path(args.out)
+    lengths = [len(e["input_ids"]) for e in examples]
+    batches: list[list[int]] = []
+    log: list[dict] = []
+    saved: list[dict] = []
+    passes, excluded = 0, 0.0
+    t0 = time.perf_counter()
+    model.train()
+    for step in range(1, args.steps + 1):
+        if not batches:
+            batches = length_grouped_order(lengths, args.batch_size, rng)
+            passes += 1
+        batch = masked_batch([examples[i] for i in batches.pop()], tok, gen, args.mlm_probability)
+        _, l_mlm, _ = pretraining_loss(model, batch, use_nsp=False)
+        opt.zero_grad(set_to_none=True)
+        l_mlm.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        sched.step()
+        seconds = time.perf_counter() - t0 - excluded
+        if step % args.log_every == 0 or step == 1:
+            log.append({"step": step, "seconds": round(seconds, 1), "mlm": round(l_mlm.item(), 4)})
+            print(f"step {step}: mlm {l_mlm.item():.4f} ({seconds:.0f} s)", flush=True)
+        if step in args.save_at or step == args.steps:
+            t_save = time.perf_counter()
+            model.eval()
+            scores = {k: v for k, v in evaluate(model, eval_batches, tok.mask_id).items() if k != "nsp_acc"}
+            model.train()
+            folder = out if step == args.steps else out / f"step{step}"
+            save_pretrained(model, tok, folder)
+            saved.append({"step": step, "seconds": round(seconds, 1), "folder": str(folder), "heldout": scores})
+            record = {"command": command, "config": "course-bert", "args": vars(args), "steps": step,
+                      "seconds": round(seconds, 1), "threads": args.threads, "vocab_seconds": round(vocab_seconds, 1),
+                      "examples": len(examples), "passes": passes, "examples_seen": step * args.batch_size,
+                      "heldout_split": "validation sentences of the review task (scored, never trained on)",
+                      "heldout": scores, "baselines": baselines(examples, eval_batches, tok),
+                      "checkpoints": saved, "log": log}
+            (folder / "training.json").write_text(json.dumps(record, indent=2) + "\n")
+            print(json.dumps({"saved": str(folder), "step": step, "seconds": round(seconds), **scores}), flush=True)
+            excluded += time.perf_counter() - t_save
     return 0
 
 

@@ -17,6 +17,7 @@
 # where $M$ is the set of chosen positions, $\tilde{x}$ the masked input and $y$ IsNext / NotNext.
 
 # %%
+import json
 import random
 import time
 
@@ -244,26 +245,31 @@ print(f"{'tiny BERT after 200 steps':<44}{scores['mlm_acc']:>11.1%}{scores['mask
 print(f"{'always ' + repr(base['most_frequent_token']):<44}{'':>11}{base['most_frequent']:>12.1%}{'50%':>8}")
 print(f"{'copy the visible token, else most frequent':<44}{base['copy_or_frequent']:>11.1%}")
 print(f"{'most frequent word after the left neighbour':<44}{'':>11}{base['left_neighbour']:>12.1%}")
+print(f"{'most frequent word before the right neighbour':<44}{'':>11}{base['right_neighbour']:>12.1%}")
+print(f"{'most frequent word between both neighbours':<44}{'':>11}{base['both_neighbours']:>12.1%}")
 assert scores["mlm_acc"] > 0.04 and scores["mask_acc"] > 0.03  # far above a uniform guess (1/8,000)
 
 # %% [markdown]
-# **The unigram plateau.** After a few hundred steps the model has learned word frequencies and to copy
-# the visible token: its `[MASK]` accuracy sits near "always predict the most frequent token", below the
-# neighbour-word baseline, and NSP is near chance. The textbook recipe (batch 32 × 128, dropout 0.1)
-# stays there for a long time on a CPU — measured before this chapter was written: 15 minutes (3,200
-# steps) reached only 8.7 % at `[MASK]` and 73 % NSP. What got past it here: **shorter sequences (64)
-# with a larger batch (64)**, so that 2,000 steps cover more documents; **no dropout** (a 1.5 M-parameter
-# model on 790 k words does not overfit in an hour); **logits only at the chosen positions** (≈ 3× more
-# steps per second); warm-up 200 steps, peak lr 1e-3.
+# **The unigram plateau.** After a few hundred steps the model has learned word frequencies and, *partly*,
+# to copy the visible token: on all chosen positions it still scores below "copy the visible token" (which
+# gets the 10 % unchanged tokens right for free), its `[MASK]` accuracy sits near "always predict the most
+# frequent token", below every neighbour-word baseline, and NSP is near chance.
 #
+# The recipe that took the shipped checkpoint (section 6) past this plateau was chosen for speed on a CPU,
+# not by an ablation of each choice, so read these as reasons, not measurements: **shorter sequences (64)
+# with a larger batch (64)** — more documents per step; **no dropout** — a regulariser slows early
+# learning (and it did not stop the NSP part from overfitting, see section 6); **logits only at the chosen
+# positions** (section 4 measured how much faster a step gets); warm-up 200 steps, peak lr 1e-3. The
+# textbook recipe (batch 32 × 128 tokens, dropout 0.1) was not re-run for this chapter, so no number is
+# quoted for it.
+
+# %% [markdown]
 # ## 6. A longer run: the course's shipped checkpoint
 # `python -m bertlab.runs.pretrain` runs the same training as a command (and under `torchrun` for several
 # processes). The checkpoint in `data/tiny-bert/` was made with it in 28 minutes on **one** CPU thread of a
 # busy 2-core machine; its recipe and measured numbers are in `data/tiny-bert/training.json`:
 
 # %%
-import json
-
 from bertlab.weights import load_pretrained
 
 shipped = data.DATA_DIR / "tiny-bert"
@@ -271,18 +277,30 @@ record = json.loads((shipped / "training.json").read_text())
 ckpt, ckpt_tok = load_pretrained(shipped, model_class=BertForPreTraining)
 s2 = P.evaluate(ckpt, eval_batches, tok.mask_id)  # (computed first: the cell prints all at once)
 print("command:", record["command"])
-print(f"{record['steps']:,} steps, {record['examples_seen']:,} examples, {record['seconds'] / 60:.0f} min on 1 CPU thread")
+print(f"{record['steps']:,} steps, {record['examples_seen']:,} examples, {record['seconds'] / 60:.0f} min on 1 CPU thread "
+      f"(stopped by --minutes 28, before the 6,000-step schedule ended)")
+print(f"NSP pairs: {len(train_pairs):,}, built once and replayed ≈ {record['examples_seen'] / len(train_pairs):.0f} times")
 curve = record["log"]
 print("training MLM loss every 1,000 steps:", [round(r["mlm"], 2) for r in curve if r["step"] % 1000 == 0])
 print(f"held-out: all chosen {s2['mlm_acc']:.1%}, [MASK] only {s2['mask_acc']:.1%}, NSP {s2['nsp_acc']:.1%}  "
-      f"(baselines at [MASK]: most frequent {base['most_frequent']:.1%}, left neighbour {base['left_neighbour']:.1%})")
-assert s2["mask_acc"] > base["left_neighbour"] and s2["nsp_acc"] > 0.6  # past the plateau, NSP above chance
+      f"(baselines at [MASK]: most frequent {base['most_frequent']:.1%}, left neighbour {base['left_neighbour']:.1%}, "
+      f"right neighbour {base['right_neighbour']:.1%}, both neighbours {base['both_neighbours']:.1%})")
+print("training NSP loss, last 3 logs:", [round(r["nsp"], 2) for r in curve[-3:]])
+assert s2["mask_acc"] > base["both_neighbours"] and s2["nsp_acc"] > 0.6  # past the plateau, NSP above chance
 
 # %% [markdown]
-# Past the plateau: at `[MASK]` the checkpoint beats the neighbour-word baseline by a wide margin, so it
-# uses context from both sides. NSP is clearly above chance but far from its training loss (≈ 0.1 at the
-# end of the log) — on the training pairs it memorises, on held-out chapters it generalises less. NSP is
-# the weaker signal; RoBERTa (chapter 09) drops it.
+# Past the plateau: at `[MASK]` the checkpoint beats the left- and the right-neighbour baselines by far,
+# and the *both*-neighbours baseline (the most frequent word between the two adjacent words) by a few
+# points — so it uses more than the two adjacent words, though not much more. (Beating only the
+# left-neighbour baseline would not show that it reads both sides.)
+#
+# **NSP overfitted.** Held-out NSP is clearly above chance but its training loss ended near 0.1: this
+# checkpoint was trained with the NSP pairs built once and replayed ≈ 19 times — the masks were redrawn
+# every time, the pairs and their labels never, so it could memorise which B follows which A. The package
+# now rebuilds the pairs each pass (new cut points, new NotNext partners: `rebuild_pairs` in
+# `pretraining.train`, the default in `bertlab.runs.pretrain`; `--replay-pairs` gives the old behaviour).
+# The shipped checkpoint was kept because chapter 06's name-tagging results were measured with it. NSP is
+# the weaker signal anyway; RoBERTa (chapter 09) drops it.
 
 # %% [markdown]
 # Fill in the blank on held-out verses (Genesis 4 is one of the held-out chapters; top 5 with probabilities):
@@ -314,6 +332,115 @@ plt.show()
 head_view(att, tokens, sentence_b_start=tokens.index("[SEP]") + 1)
 
 # %% [markdown]
+# ## 7. Pre-training for a task: the course BERT
+#
+# Chapter 06 fine-tunes on **movie-review sentences**, and there the KJV checkpoint does not help: 1611 English
+# tells a model little about "a witty, seductive movie", and its vocabulary splits "screenplay" into
+# fragments. *Task-adaptive pre-training* (Gururangan et al., 2020, "Don't Stop Pretraining"; Krishna et al.,
+# 2022, on pre-training with the downstream data itself) pre-trains on the task's own **unlabelled** text:
+# here the 10,201 training sentences of the review task, their labels never read, never a validation or test
+# sentence. The sentences are independent snippets — no documents, so **MLM only** (NSP has nothing to
+# predict) — with a WordPiece vocabulary trained on the same sentences. One command, capped by **steps**
+# (a busy machine changes the minutes, not the result):
+
+# %%
+course = data.DATA_DIR / "course-bert"
+cb_record = json.loads((course / "training.json").read_text())
+cb, cb_tok = load_pretrained(course, model_class=BertForPreTraining)
+print("command:", cb_record["command"])
+print(f"{cb_record['steps']:,} steps × batch {cb_record['args']['batch_size']} = {cb_record['passes']} passes over "
+      f"{cb_record['examples']:,} sentences; {cb_record['seconds'] / 60:.0f} min of training on {cb_record['threads']} "
+      f"thread (a shared machine: see data/course-bert/README.md for the idle-machine time)")
+held, b = cb_record["heldout"], cb_record["baselines"]
+print(f"held-out (validation sentences): [MASK] {held['mask_acc']:.1%}, all chosen {held['mlm_acc']:.1%}; baselines at "
+      f"[MASK]: most frequent {b['most_frequent']:.1%}, left {b['left_neighbour']:.1%}, right "
+      f"{b['right_neighbour']:.1%}, both neighbours {b['both_neighbours']:.1%}")
+assert held["mask_acc"] > b["most_frequent"]
+
+# %% [markdown]
+# **What did it learn about words?** The nearest neighbours of a few words among the input embeddings
+# (cosine similarity, after removing the mean vector):
+
+# %%
+emb = cb.bert.embeddings.word_embeddings.weight.detach()
+emb = emb - emb.mean(0)
+emb = emb / emb.norm(dim=1, keepdim=True)
+for word in ("good", "bad", "boring", "funny", "beautiful"):
+    sims = emb @ emb[cb_tok.vocab[word]]
+    print(f"{word:>10} → " + ", ".join(cb_tok.ids_to_tokens[i] for i in sims.topk(7).indices.tolist()[1:]))
+
+# %% [markdown]
+# The neighbours are words that fit the same slots: *good* sits next to *bad*, *worst* next to *best*,
+# *boring* next to *funny* and *fascinating*. That is exactly what MLM rewards — "a [MASK] movie" is
+# filled by both — and the opposite of what a sentiment classifier needs, whose two classes these pairs
+# separate. (Word2vec embeddings share this well-known weakness with antonyms.)
+#
+# **Is any polarity in its features at all?** A *linear probe*: freeze the encoder, average the last
+# layer over each sentence's real tokens, and fit a logistic regression on 1,000 labelled training
+# sentences (C chosen on validation) — once on the pre-trained weights, once on random weights of the same
+# shape; test accuracy (57.2 % = always "positive"):
+
+# %%
+from sklearn.preprocessing import StandardScaler
+
+from bertlab.finetuning import encode_sentences, mean_pooled_features
+from bertlab.learners import fit_logistic, subset
+from bertlab.model import BertModel
+
+reviews = {s: data.load_sentiment(s) for s in ("train", "validation", "test")}
+labelled = subset(*reviews["train"], 1000, seed=0)  # chapter 06's seed-0 set of 1,000 labelled sentences
+probe = {}
+for name in ("pre-trained", "random weights"):
+    torch.manual_seed(0)
+    encoder = cb.bert if name == "pre-trained" else BertModel(cb.config)
+    encoder.eval()
+    feats = [mean_pooled_features(encoder, encode_sentences(cb_tok, *xy)).numpy()
+             for xy in (labelled, reviews["validation"], reviews["test"])]
+    scale = StandardScaler().fit(feats[0])
+    clf = fit_logistic(scale.transform(feats[0]), labelled[1], scale.transform(feats[1]), reviews["validation"][1])
+    probe[name] = clf.score(scale.transform(feats[2]), reviews["test"][1])
+    print(f"linear probe on {name:>14}: test accuracy {probe[name]:.1%}")
+print(f"{'always positive':>31}: test accuracy {reviews['test'][1].mean():.1%}")
+assert probe["pre-trained"] > probe["random weights"]
+
+# %% [markdown]
+# Some polarity is there: the probe on pre-trained features lands about 5 points above always answering
+# "positive", the same probe on random features below it (random features are noise to a linear model
+# that sees 1,000 examples). One split and one seed: the size of that gap is not pinned down here.
+#
+# **The ladder.** Does that pay off when the whole network is fine-tuned? Each rung below changed the
+# recipe, was fine-tuned on 1,000 labelled review sentences (mean ± sd over seeds, ddof = 1) and is set
+# next to the same architecture and vocabulary from random weights, fine-tuned the same way (chapter 06
+# explains the protocol; commands in `data/course-bert/ladder.json`):
+
+# %%
+ladder = json.loads((course / "ladder.json").read_text())
+print(f"{'recipe':42}{'steps':>7}{'~min':>6}  {'fine-tuning':48}{'pre-trained':>14}{'random init':>14}{'gain':>7}")
+for rung in ladder["rungs"]:
+    sd = f"{100 * rung['sd']:.1f}" if rung["n"] > 1 else "—"
+    print(f"{rung['recipe'][:41]:42}{rung['steps']:>7,}{rung['minutes']:>6.0f}  {rung['fine_tuning'][:47]:48}"
+          f"{100 * rung['mean']:>6.1f} ± {sd:<3} ({rung['n']}){100 * rung['random_mean']:>7.1f} ± "
+          f"{100 * rung['random_sd']:.1f}{100 * (rung['mean'] - rung['random_mean']):>+7.1f}")
+
+# %% [markdown]
+# **What the ladder says.** No rung reaches the goal we set ourselves — 3 points above random init, more
+# than two standard errors of the difference. Checkpoints taken mid-schedule (3,000 steps, the learning
+# rate still high) fine-tune clearly *worse* than random weights; the finished 12,000-step schedule lands
+# 0.7 and 1.2 points below random init at learning rates 3e-4 and 1e-4 (2.2 below at 1e-3, from two seeds
+# 7 points apart), the 40 %-masking run 0.4 below — all within noise; freezing the word embeddings or
+# training the head first (LP-FT) does not help; ELECTRA-style replaced-token detection, stopped at 2,000
+# of its 8,000 steps, is far below. Chapter 06 repeats the comparison for the shipped checkpoint with five
+# seeds per side.
+#
+# Read together with the two cells before it: the pre-trained features hold a little polarity (the probe),
+# the embeddings put antonyms side by side, and 1,000 labels teach the same network from scratch more
+# than that. 10,201 sentences — 189,355 words — for half an hour is very little text, a quarter of the
+# KJV this chapter started with. This is the measured lesson, not a failure to hide: **pre-training pays
+# when its text dwarfs the labelled set**, and here it does not. Chapter 06
+# shows the pay-off where that holds — MiniLM, pre-trained on about a billion sentence pairs, against its
+# own architecture from random weights — and where it does not: this checkpoint against its random twin.
+
+# %% [markdown]
 # ## Summary
 # - NSP: IsNext = the real continuation, NotNext = a segment from a *different* document, 50/50.
 # - MLM: 15 % of real tokens; one draw splits them 80 / 10 / 10; labels −100 elsewhere; never specials.
@@ -321,6 +448,10 @@ head_view(att, tokens, sentence_b_start=tokens.index("[SEP]") + 1)
 #   L_NSP = −log P(label | A, B); L = L_MLM + L_NSP.
 # - A minute on a CPU learns frequencies and copying (the unigram plateau), not language: always
 #   compare with baselines and report `[MASK]`-only accuracy.
+# - Held-out MLM accuracy is not downstream value: the course BERT, pre-trained for ~28 min on the review
+#   task's 10,201 unlabelled sentences, predicts masked words above every baseline, yet fine-tunes no
+#   better than random weights at 1,000 labels (every rung of the ladder). Its embeddings put antonyms
+#   together; its features hold only a little polarity.
 #
 # **Going further:** RoBERTa drops NSP and masks dynamically (chapter 09); ELECTRA learns from every
 # token instead of 15 %. Chapter 06 fine-tunes pretrained encoders.
