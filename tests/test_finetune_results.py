@@ -48,6 +48,16 @@ def test_collapsed_runs_are_counted_apart_never_averaged():
     assert summary["n"] == 2 and summary["collapsed"] == 1 and summary["mean"] == pytest.approx(0.71)
 
 
+def test_a_difference_of_two_deterministic_learners_has_no_z_rather_than_an_infinite_one():
+    runs = [{"learner": k, "labels": "all", "seed": s, "accuracy": a, "collapsed": False}
+            for k, a in (("tfidf", 0.787), ("minilm-probe", 0.773)) for s in range(3)]
+    table = learners.summarize(runs)
+    d = learners.difference(table[("minilm-probe", "all")], table[("tfidf", "all")])
+    assert d["deterministic"] and d["se"] == 0.0 and np.isnan(d["z"]) and d["diff"] == pytest.approx(-0.014)
+    noisy = learners.difference({"mean": 0.66, "sd": 0.012, "n": 5}, {"mean": 0.665, "sd": 0.007, "n": 5})
+    assert not noisy["deterministic"] and noisy["z"] == pytest.approx(-0.005 / np.sqrt(0.012**2 / 5 + 0.007**2 / 5))
+
+
 def test_each_run_is_measured_once():
     keys = Counter((r["learner"], str(r["labels"]), r["seed"]) for r in RUNS)
     assert max(keys.values()) == 1, [k for k, n in keys.items() if n > 1]
