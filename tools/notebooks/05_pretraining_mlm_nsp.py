@@ -426,11 +426,13 @@ for rung in ladder["rungs"]:
 # **What the ladder says.** No rung reaches the goal we set ourselves — 3 points above random init, more
 # than two standard errors of the difference. Checkpoints taken mid-schedule (3,000 steps, the learning
 # rate still high) fine-tune clearly *worse* than random weights; the finished 12,000-step schedule lands
-# 0.7 and 1.2 points below random init at learning rates 3e-4 and 1e-4 (2.2 below at 1e-3, from two seeds
+# 0.8 and 1.2 points below random init at learning rates 3e-4 and 1e-4 (2.2 below at 1e-3, from two seeds
 # 7 points apart), the 40 %-masking run 0.4 below — all within noise; freezing the word embeddings or
 # training the head first (LP-FT) does not help; ELECTRA-style replaced-token detection, stopped at 2,000
-# of its 8,000 steps, is far below. Chapter 06 repeats the comparison for the shipped checkpoint with five
-# seeds per side.
+# of its 8,000 steps, is far below. More text of another kind does not help either — KJV verses in half the
+# batches (R5) end 0.9 points below random init — nor does a 3.6× larger network without more text (R6, 4 layers
+# × 256: 2.0 below its own random twin after 31 minutes). Chapter 06 repeats the comparison for the shipped
+# checkpoint with five seeds per side.
 #
 # Read together with the two cells before it: the pre-trained features hold a little polarity (the probe),
 # the embeddings put antonyms side by side, and 1,000 labels teach the same network from scratch more

@@ -350,8 +350,8 @@ for a, b, what in contrasts:
 #   BERT is within noise of the same network from random weights (−0.6 ± 0.6 points, five seeds each), and
 #   at 250 and 4,000 labels too. Only with all 10,201 labels is it ahead: +1.5 ± 0.6 points over three seeds
 #   each (z = 2.7) — a small real gain where the task needs it least. Chapter 05's ladder tried the obvious
-#   levers (longer pre-training, 40 % masking, ELECTRA's objective, lower learning rates, training the head
-#   first); none got past the noise at 1,000 labels. The lesson: half an hour of MLM on 10,201 sentences
+#   levers (longer pre-training, 40 % masking, ELECTRA's objective, KJV text mixed in, a 3.6× larger network,
+#   lower learning rates, training the head first); none got past the noise at 1,000 labels. The lesson: half an hour of MLM on 10,201 sentences
 #   teaches less than 1,000 labels do.
 # * **MiniLM's pre-training does pay off**, and it is not its size: MiniLM's own architecture from random
 #   weights gets 65.8 ± 1.0 % at 1,000 labels (three seeds; each run takes 5–7 min), about what the 1.5 M-parameter

@@ -256,20 +256,18 @@ assert 0.5 < ratio < 2
 
 # %% [markdown]
 # **What sharing costs.** A 4-layer tiny classifier trained from scratch for one epoch on all sentiment
-# labels, with and without sharing and factorisation (full run, two seeds — this section was not re-run for
-# this revision; its spreads are recomputed from the per-seed accuracies with ddof = 1):
+# labels, with and without sharing and factorisation (full run, three seeds each, ~50 s per run on one thread):
 
 # %%
-print("command (not re-run; the module has since moved to bertlab.runs.after_bert):",
-      results.get("albert", {}).get("command"))
+print("command:", results.get("albert", {}).get("command"))
 show_rows("albert", [("parameters", "parameters", ","), ("train s", "train_seconds", ".0f")])
 for other in ("shared layers", "factorised E=32", "ALBERT: both"):
     print(compare("albert", other, "BERT (4 layers)"))
 
 # %% [markdown]
 # Compare the parameter column with the training-time column: sharing divides the first, not the second,
-# because every layer still runs. The accuracy differences rest on two seeds each: even where one clears two
-# standard errors, two seeds cannot estimate a spread, so read them as hints, not findings. In the ALBERT
+# because every layer still runs. Sharing's cost sits right at the edge of the noise with three seeds (about one
+# point, about two standard errors): a hint that sharing costs a little at equal width, not a finding. In the ALBERT
 # paper, sharing cost some accuracy at equal width; ALBERT won it back by making the shared model much
 # *wider* — which makes it slower, not faster.
 #
@@ -714,7 +712,7 @@ if "pretraining" in results:
               if a != "none (random init)"]
     lines += [compare("pretraining", a, b) for a, b in [("mlm", "mlm+nsp"), ("static", "mlm"), ("electra", "mlm")]]
 if "albert" in results:
-    lines.append("ALBERT-style tiny classifiers, not re-run (parameters, test accuracy): " + ", ".join(
+    lines.append("ALBERT-style tiny classifiers (parameters, test accuracy): " + ", ".join(
         f"{k} {v['parameters']:,} {acc_text(v)}" for k, v in results["albert"]["rows"].items()))
 if "distillation" in results:
     rows_d = results["distillation"]["rows"]
@@ -761,11 +759,11 @@ print("\n".join("- " + line for line in lines))
 #   vs MLM +1.2 ± 2.3 points — so this run says nothing about which objective is better; RoBERTa's and
 #   ELECTRA's gains were measured at a scale this budget does not reach. The steps per 90 s ranged from 124
 #   to 304 with the load of the machine.
-# * **ALBERT** (trained from scratch, n = 2, not re-run). Sharing the layers cut the tiny classifier from
-#   1.85 M to 1.26 M parameters at the same training time; accuracy 69.9 ± 0.1 % vs 71.6 ± 0.7 % (−1.6 ± 1.0
-#   points: beyond two standard errors, but two seeds cannot estimate a spread — a hint, not a finding). The
-#   factorised embedding (E = 32, 1.09 M parameters) and both tricks together (0.49 M, 3.8× fewer) reached
-#   71.2 ± 0.1 % and 71.2 ± 0.4 %, within noise of the unshared model (−0.4 ± 1.0 and −0.4 ± 1.2). On BERT-base's
+# * **ALBERT** (trained from scratch, n = 3). Sharing the layers cut the tiny classifier from 1.85 M to 1.26 M
+#   parameters at the same training time; accuracy 70.3 ± 0.7 % vs 71.4 ± 0.6 % (−1.0 ± 1.1 points at 2 SE:
+#   within noise, only just — a hint, not a finding). The factorised embedding (E = 32, 1.09 M parameters) and
+#   both tricks together (0.49 M, 3.8× fewer) reached 71.2 ± 0.1 % and 71.1 ± 0.4 %, within noise of the
+#   unshared model (−0.2 ± 0.7 and −0.3 ± 0.9). On BERT-base's
 #   shape the two tricks give the parameter ratio printed in section 3 (exact, live); sharing saves memory,
 #   not time.
 # * **DistilBERT** (teacher: MiniLM fine-tuned on 2,000 labels, 78.4 %, one run; 3-layer students, n = 3).
