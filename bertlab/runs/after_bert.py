@@ -127,10 +127,11 @@ def run_pretraining(args, results: dict, save) -> None:
     print("random init", f"{rows['none (random init)']['test_acc_mean']:.3f}", flush=True)
     save()
     for objective in ("mlm+nsp", "mlm", "static+nsp", "static", "electra"):
+        # "passes": over the pool at batch 32 (not "epochs": the fine-tuning scores below carry their own)
         run = pretrain(objective, cfg, pairs, tok, args.pretrain_seconds, seed=args.seed,
                           generator_config=gen_cfg if objective == "electra" else None)
         scores = _finetune_scores(run.encoder, cfg, splits, seeds, args.labels)
-        rows[objective] = {"steps": run.steps, "seconds": round(run.seconds, 1), "epochs": run.steps * 32 / len(pairs),
+        rows[objective] = {"steps": run.steps, "seconds": round(run.seconds, 1), "passes": run.steps * 32 / len(pairs),
                            "final_loss": float(np.mean(run.losses[-20:])), **scores}
         print(objective, rows[objective]["steps"], f"{scores['test_acc_mean']:.3f}", flush=True)
         save()

@@ -15,7 +15,8 @@
 # notebook measures small live versions (seconds) and prints, beside them, the full versions measured by
 # `python -m bertlab.runs.after_bert` (about an hour on one thread of a busy 2-core machine; results in
 # `data/after_bert_results.json` with each section's command, seeds and times). Every number in a code output
-# is computed by a cell or read from that file; accuracies over seeds are mean ± sd (ddof = 1), and a
+# is computed by a cell or read from a results file — except the torchao timings of section 5, quoted from an
+# earlier, unrecorded run and labelled so; accuracies over seeds are mean ± sd (ddof = 1), and a
 # difference smaller than two standard errors is called *within noise*.
 
 # %%
@@ -133,7 +134,9 @@ if "pretraining" in results:
     pre = results["pretraining"]
     first = next(iter(pre["rows"].values()))
     print(f"\neach objective: {pre['pretrain_seconds']:.0f} s of pre-training on {pre['pairs']:,} pairs "
-          f"(≈ {pre['rows']['mlm']['epochs']:.0f} passes for MLM), then fine-tuned on {first['labels']:,} labels "
+          f"(≈ {pre['rows']['mlm']['passes']:.0f} passes for MLM, "
+          f"{min(r['passes'] for r in pre['rows'].values() if r['steps']):.0f}–"
+          f"{max(r['passes'] for r in pre['rows'].values()):.0f} across objectives), then fine-tuned on {first['labels']:,} labels "
           f"({first.get('pooling', 'cls')} pooling), seeds {first['seeds']}")
     print("per-seed test accuracies:", {k: [f"{a:.1%}" for a in v["test_accs"]] for k, v in pre["rows"].items()})
 
@@ -504,8 +507,8 @@ print("not re-run (torchao is not in the course's requirements), measured on thi
       "dynamic 137 ms (0.6×), torchao int8 weight-only 76 ms (1.1×)")
 
 # %% [markdown]
-# On a CPU today the deprecated API is the fast one (the torchao numbers above are the old, not re-run
-# measurement), so the course uses it knowingly: `quantization.quantize_int8` calls `quantize_dynamic` and
+# In that older, unrecorded measurement torchao's int8 was slower than the deprecated API on this CPU; it was not
+# re-checked (torchao is not among the course's requirements). The course uses `quantize_dynamic` knowingly: `quantization.quantize_int8` calls `quantize_dynamic` and
 # silences exactly its two deprecation warnings (matched by message, only around that call) so the outputs stay
 # readable. When `torchao`'s CPU kernels catch up, only that function changes. Live, on MiniLM's (not
 # fine-tuned) encoder:
@@ -654,8 +657,10 @@ else:
 # - **It bought no speed.** Removing the 36 heads for real shrank the model by 8 % of its parameters (the
 #   embedding and the feed-forward layers are untouched), and in the run's latency rounds it was not faster
 #   but slower: 0.85× the teacher's speed, in one measurement on a shared machine that we did not investigate
-#   further. At 64 tokens the feed-forward layers do most of a layer's work; fewer heads can only save time
-#   where attention dominates — long sequences (section 6c).
+#   further. Expected, roughly: removing half the heads removes half of the Q, K, V and output projections and
+#   of the attention itself, but at 64 tokens the feed-forward layers do most of a layer's work, so about a sixth
+#   of a layer's FLOPs goes — a modest saving the measurement did not show. Heads weigh more where attention
+#   dominates: long sequences (section 6c).
 
 # %% [markdown]
 # ### 6c. Latency vs sequence length: the $n^2$ of attention
