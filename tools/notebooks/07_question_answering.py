@@ -371,15 +371,17 @@ if "minilm" in RESULTS["rows"]:
 # * **The course's tiny BERT does not read yet.** Fine-tuned on the same 2,000 questions it reaches
 #   F1 26.3 ± 1.0 — *below* the heuristic — yet far above its random-init twin (8.3 ± 1.4, which hardly learns:
 #   validation F1 ≤ 7 in every seed). Same architecture, same data, same steps: 28 minutes of masked-word
-#   pre-training on this very text are worth about 18 F1 points, but 2 layers of width 128 do not
-#   make a reader. (Its recipe — learning rate 1e-3, 4 epochs — was picked on validation among
-#   {1e-3, 3e-4, 1e-4} — best validation F1 26–32 vs 21.5 and 22.3; see `bertlab/runs/qa.py`.)
+#   pre-training on this very text are worth about 18 F1 points (random init uses the recipe tuned for the
+#   pre-trained model, never tuned itself), but 2 layers of width 128 do not make a reader. (Its recipe —
+#   learning rate 1e-3, 4 epochs — was picked on validation with seed 0: best validation F1 26.3 at 1e-3 × 4
+#   epochs vs 21.5 at 3e-4 × 8 and 22.3 at 1e-4 × 8; see `bertlab/runs/qa.py`.)
 # * By answer type: places are easiest for MiniLM (few candidates follow "king of"); the 12 number
 #   questions of the test split are too few to conclude anything from.
 # * Seeds matter: MiniLM's three runs scored F1 86.0, 84.1 and 81.5 — a spread of 4.5 points from the
 #   seed alone (the order of batches, the head's initialisation, dropout), so a single run would have
-#   said either "86" or "81.5". Its errors (next section) are mostly *direction* errors in chained
-#   genealogies: asked for the son, it answers the father.
+#   said either "86" or "81.5". Among its confidently wrong answers (next section) are *direction* errors in
+#   chained genealogies — asked for the son, it answers the father (seen in the examples, not counted over
+#   all errors).
 
 # %% [markdown]
 # ## 11. Where the models fail
@@ -427,8 +429,8 @@ for err in RESULTS["rows"].get("minilm", {"runs": [{}]})["runs"][0].get("confide
 # | tiny BERT, KJV pre-trained (`data/tiny-bert`) | 21.0 ± 1.1 | 26.3 ± 1.0 | 3 |
 # | MiniLM fine-tuned | 82.4 ± 2.6 | 83.9 ± 2.2 | 3 |
 #
-# This notebook runs in about 35 s (33 s measured on a 2-core machine shared with other jobs; one torch
-# thread — two threads were six times slower under that contention).
+# This notebook runs in about 30 s on a 2-core machine (its last cell prints the measured time), with one torch
+# thread: two threads were slower when the machine was shared with other jobs (not measured in this notebook).
 #
 # **Going further:** SQuAD 2.0 adds unanswerable questions — compare the [CLS] score with the best
 # span's (a null threshold); n-best lists and the original code's "max context" rule for tokens seen by

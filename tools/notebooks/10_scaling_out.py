@@ -9,7 +9,7 @@
 # |---|---|---|
 # | **data parallel** (DDP) | the whole model, a slice of the batch | gradients (all-reduce, every step) |
 # | **sharded data parallel** (ZeRO / FSDP) | a slice of the weights, gradients and Adam state, a slice of the batch | weights (all-gather), gradients (reduce-scatter) |
-# | **tensor parallel** (Megatron-LM) | a slice of every weight matrix, the whole batch | activations (all-reduce, twice per layer) |
+# | **tensor parallel** (Megatron-LM) | a slice of every weight matrix, the whole batch | activations (all-reduce, twice per layer forward, twice backward) |
 # | **pipeline parallel** (GPipe) | a range of layers | activations and their gradients between neighbours |
 #
 # Then, on paper, what BERT-base and BERT-large pre-training would need under each scheme on real
@@ -189,7 +189,7 @@ assert t_one > 0 and t_ddp > 0 and t_ar > 0
 # With 2 cores shared by the whole machine, two processes rarely get a core each, so the speed-up printed
 # above is whatever the machine allowed when this ran — often below 1. The all-reduce itself is cheap here
 # (a few MB through memory). Section 7 turns the same arithmetic into BERT-base on a cluster, where the
-# gradients are 440 MB (fp32) and the link is a network.
+# gradients are 440 MB in fp32 (220 MB in the 16-bit gradients section 7 assumes) and the link is a network.
 #
 # ## 4. Sharded data parallelism: ZeRO / FSDP
 #
@@ -459,7 +459,8 @@ plt.show()
 # formula says. More micro-batches shrink the bubble in theory, but each micro-batch is smaller, so fixed
 # costs (a message per micro-batch and direction, Python scheduling) grow relative to the work, and on a
 # shared 2-core machine the two processes also compete with everything else for the cores: the measured
-# bubble stops falling long before the formula's. On real hardware the same trade-off sets m (GPipe's rule of
+# bubble stops falling long before the formula's, and can rise again at m = 8 (each point is the median of two
+# steps on a shared machine). On real hardware the same trade-off sets m (GPipe's rule of
 # thumb: m ≥ 4p); the 1F1B schedule keeps fewer micro-batches' activations alive at once, and interleaved
 # stages (several small stages per device) shrink the bubble itself.
 #
@@ -554,12 +555,13 @@ print(f"BERT-base pre-training ≈ {flops_base:.2e} FLOPs → {sustained / 1e12:
       f"= {sustained / (16 * 45e12):.0%} of 16 TPU v2 chips' peak")
 
 # %% [markdown]
-# About 10 % of peak — plausible for 2018 software, and a reminder that the 40 % assumed above is an assumption.
+# About 9 % of peak — plausible for 2018 software, and a reminder that the 40 % assumed above is an assumption.
 #
 # ## 8. Closing note: what ran, what it measured
 #
 # Every scheme against one process, the largest difference in losses, weights or gradients (the same
-# comparison `benchmarks/parallel_equivalence.py` prints), the memory per rank, the bubble, and this
+# comparison `benchmarks/parallel_equivalence.py` prints; DDP, FSDP and tensor parallelism over the three
+# MLM + NSP steps, the pipeline on the NSP loss and gradients of one batch), the memory per rank, the bubble, and this
 # notebook's own running time:
 
 # %%
