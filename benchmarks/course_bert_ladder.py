@@ -16,8 +16,8 @@ dropout 0.1, early stopping on validation, test accuracy; ``--random`` = the sam
 from random weights. Each call appends one line to ``runs/ladder/results.jsonl``.
 
 This is the experiment script behind ``data/course-bert/ladder.json``; the shipped checkpoint itself is made by
-``python -m bertlab.runs.pretrain --config course-bert`` (the same recipe as rung R1, step for step) and scored
-by ``python -m bertlab.runs.finetune``.
+``python -m bertlab.runs.make_checkpoint --config course-bert`` (the same recipe as rung R1, step for step) and scored
+by ``python -m bertlab.runs.learning_curves``.
 """
 from __future__ import annotations
 

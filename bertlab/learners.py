@@ -8,7 +8,7 @@
   fine-tuned; ``minilm-random-init``: MiniLM's architecture and vocabulary with random weights, which
   separates what its *size* buys from what its *pre-training* buys.
 
-The command that runs them all over sizes and seeds is ``python -m bertlab.runs.finetune``.
+The command that runs them all over sizes and seeds is ``python -m bertlab.runs.learning_curves``.
 """
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Scale-out: ``python -m bertlab.runs.pretrain`` under torchrun with 2 CPU processes (DistributedDataParallel,
+"""Scale-out: ``python -m bertlab.runs.make_checkpoint`` under torchrun with 2 CPU processes (DistributedDataParallel,
 gloo) computes the same losses, step by step, as one process on the same global batch."""
 
 from __future__ import annotations
@@ -31,9 +31,10 @@ def _run(cmd: list[str], out: Path) -> list[dict]:
 
 @pytest.mark.slow
 def test_two_process_ddp_losses_match_one_process_on_the_same_global_batch(tmp_path):
-    single = _run([sys.executable, "-m", "bertlab.runs.pretrain"], tmp_path / "single")
+    single = _run([sys.executable, "-m", "bertlab.runs.make_checkpoint"], tmp_path / "single")
     ddp = _run([sys.executable, "-m", "torch.distributed.run", "--nnodes=1", "--nproc_per_node=2",
-                "--master_addr=127.0.0.1", f"--master_port={_free_port()}", "-m", "bertlab.runs.pretrain"], tmp_path / "ddp")
+                "--master_addr=127.0.0.1", f"--master_port={_free_port()}", "-m", "bertlab.runs.make_checkpoint"],
+               tmp_path / "ddp")
     assert [r["step"] for r in single] == [r["step"] for r in ddp] == [1, 2, 3, 4]
     for one, two in zip(single, ddp):
         # same loss at every step: the same masks, the exact share of each process, averaged gradients

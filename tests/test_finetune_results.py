@@ -1,5 +1,5 @@
 """The committed learning-curve results (``data/finetune_results.json``, written by ``python -m
-bertlab.runs.finetune``) follow the contract chapter 06 reads, and show what the course claims (issue 15)."""
+bertlab.runs.learning_curves``) follow the contract chapter 06 reads, and show what the course claims (issue 15)."""
 
 from __future__ import annotations
 
@@ -75,7 +75,7 @@ def test_every_size_has_a_majority_baseline():
 
 
 def test_the_record_says_how_it_was_made():
-    assert RESULTS["commands"] and all(c.startswith("python -m bertlab.runs.finetune") for c in RESULTS["commands"])
+    assert RESULTS["commands"] and all(c.startswith("python -m bertlab.runs.learning_curves") for c in RESULTS["commands"])
     assert {"torch", "numpy", "sklearn", "python"} <= set(RESULTS["versions"])
     for r in RUNS:
         assert r["threads"] >= 1 and 0 <= r["command"] < len(RESULTS["commands"])

@@ -20,7 +20,7 @@ from bertlab.finetuning import (
 from bertlab.model import BertConfig, BertForSequenceClassification
 from bertlab.ner_data import TAGS, is_held_out, load_ner, mine_gazetteer, split_words, tag_words
 from bertlab.pretraining import IGNORE_INDEX
-from bertlab.runs import finetune
+from bertlab.runs import learning_curves
 from bertlab.tokenizer import WordPieceTokenizer
 
 VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "good", "bad", "film", "the", "patri", "##arch", "##s", "slept",
@@ -167,9 +167,9 @@ def test_learning_curve_subsets_are_nested():
 
 def test_finetune_command_records_runs_once_and_resumes(tmp_path):
     out = tmp_path / "results.json"
-    finetune.main(["--learners", "majority", "tfidf", "--sizes", "250", "--seeds", "0", "1", "--out", str(out),
+    learning_curves.main(["--learners", "majority", "tfidf", "--sizes", "250", "--seeds", "0", "1", "--out", str(out),
                    "--no-progress"])
-    finetune.main(["--learners", "majority", "tfidf", "--sizes", "250", "--seeds", "0", "1", "2", "--out", str(out),
+    learning_curves.main(["--learners", "majority", "tfidf", "--sizes", "250", "--seeds", "0", "1", "2", "--out", str(out),
                    "--no-progress"])
     import json
 
@@ -183,7 +183,7 @@ def test_finetune_command_records_runs_once_and_resumes(tmp_path):
 
 def test_finetune_command_rejects_bad_sizes(capsys):
     with pytest.raises(SystemExit):
-        finetune.main(["--sizes", "ten"])
+        learning_curves.main(["--sizes", "ten"])
     assert "neither a positive number nor 'all'" in capsys.readouterr().err
 
 

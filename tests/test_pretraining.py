@@ -177,7 +177,8 @@ def test_pretrain_command_writes_a_folder_that_bertlab_and_transformers_load_ide
     out = tmp_path / "tiny"
     args = ["--steps", "3", "--max-docs", "20", "--no-eval", "--save-every", "0", "--batch-size", "8",
             "--threads", "1", "--out", str(out)]
-    done = subprocess.run([sys.executable, "-m", "bertlab.runs.pretrain", *args], capture_output=True, text=True, timeout=600)
+    done = subprocess.run([sys.executable, "-m", "bertlab.runs.make_checkpoint", *args], capture_output=True, text=True,
+                          timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     assert {"config.json", "model.safetensors", "vocab.txt", "training.json"} <= {p.name for p in out.iterdir()}
     ours, tok = load_pretrained(out, model_class=BertForPreTraining)

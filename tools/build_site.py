@@ -245,13 +245,81 @@ def render_glossary(chapters: list[Chapter], rows: list[tuple[str, str, str, str
         current="glossary.html")
 
 
+# The book's own few style rules (no third-party front-end code is committed; JupyterLab's cell styles come from
+# nbconvert's "lab" template, MathJax from the installed jupyter-server-mathjax package).
+BOOK_CSS = """\
+/* The book's own layout around JupyterLab's cell styles (those come from nbconvert's "lab" template). */
+:root { --book-sidebar: 17rem; --book-accent: #1a73e8; --book-muted: #57606a; }
+html, body.book-page { margin: 0; padding: 0; }
+body.book-page {
+  font-family: system-ui, -apple-system, "Segoe UI", Roboto, "Noto Sans", "Noto Sans CJK SC", sans-serif;
+  color: #1f2328; background: #fff; line-height: 1.5;
+}
+.book-sidebar {
+  position: fixed; top: 0; bottom: 0; left: 0; width: var(--book-sidebar); overflow-y: auto;
+  box-sizing: border-box; padding: 1.2rem 1rem; background: #f6f8fa; border-right: 1px solid #d0d7de;
+  font-size: 0.92rem;
+}
+.book-home { font-weight: 700; font-size: 1.3rem; color: #1f2328; text-decoration: none; }
+.book-subtitle { color: var(--book-muted); margin-bottom: 1rem; }
+.book-toc, .book-sections { list-style: none; margin: 0; padding: 0; }
+.book-toc > li { margin: 0.15rem 0; }
+.book-toc a { display: block; padding: 0.2rem 0.4rem; border-radius: 4px; color: #1f2328; text-decoration: none; }
+.book-toc a:hover { background: #eaeef2; }
+.book-toc > li.book-current > a { background: #ddf4ff; font-weight: 600; }
+.book-num { display: inline-block; min-width: 1.6rem; color: var(--book-muted); font-variant-numeric: tabular-nums; }
+.book-sections { margin: 0.1rem 0 0.4rem 1.6rem; border-left: 2px solid #d0d7de; }
+.book-sections a { font-size: 0.85rem; padding: 0.1rem 0.5rem; color: var(--book-muted); }
+.book-main { margin-left: var(--book-sidebar); padding: 1rem 2.5rem 3rem; max-width: 62rem; box-sizing: border-box; }
+body.book-chapter.jp-Notebook { overflow: visible; padding: 0; }
+.book-prevnext { display: flex; justify-content: space-between; align-items: center; gap: 1rem;
+  margin: 0.5rem 0 1rem; font-size: 0.95rem; }
+.book-prevnext-bottom { margin-top: 2.5rem; padding-top: 1rem; border-top: 1px solid #d0d7de; }
+.book-prevnext a { color: var(--book-accent); text-decoration: none; }
+.book-prevnext a:hover { text-decoration: underline; }
+.book-banner { background: #f6f8fa; border: 1px solid #d0d7de; border-radius: 6px; padding: 0.5rem 0.8rem;
+  font-size: 0.9rem; color: var(--book-muted); }
+/* exercise cells, marked as in the notebooks by their `exercise:<name>` tag */
+.jp-CodeCell[class*="celltag_exercise:"] { border-left: 4px solid #9a6700; padding-left: 4px; margin-top: 0.6rem; }
+.jp-CodeCell[class*="celltag_exercise:"]::before {
+  content: "✏️ Exercise — write your code here in the notebook"; display: block;
+  font: 600 0.85rem system-ui, sans-serif; color: #9a6700; margin: 0 0 0.2rem 0.4rem;
+}
+/* static stand-ins for views that draw only in a live kernel (bertviz, ipywidgets, progress bars) */
+.book-live { border: 1px dashed #8c959f; border-radius: 6px; padding: 0.5rem 0.8rem; background: #f6f8fa;
+  font-family: system-ui, sans-serif; font-size: 0.9rem; color: #1f2328; }
+.book-live .book-live-note { color: var(--book-muted); font-style: italic; }
+.book-live pre { margin: 0.3rem 0 0; white-space: pre-wrap; }
+.book-live code { white-space: nowrap; }
+/* contents and glossary pages */
+.book-chapters { list-style: none; padding: 0; }
+.book-chapters > li { margin: 0 0 1.2rem; }
+.book-chapters h2 { font-size: 1.15rem; margin: 0 0 0.2rem; }
+.book-chapters h2 a { color: #1f2328; text-decoration: none; }
+.book-chapters h2 a:hover { color: var(--book-accent); }
+.book-chapters .book-summary { color: #333; font-size: 0.95rem; }
+.book-chapters .book-summary p { margin: 0.2rem 0; }
+table.book-glossary { border-collapse: collapse; width: 100%; font-size: 0.95rem; }
+table.book-glossary th, table.book-glossary td { border-bottom: 1px solid #d0d7de; padding: 0.35rem 0.6rem;
+  text-align: left; vertical-align: top; }
+table.book-glossary th { background: #f6f8fa; }
+table.book-glossary td.zh { font-family: "Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "PingFang SC",
+  "Microsoft YaHei", sans-serif; white-space: nowrap; }
+code { font-size: 0.9em; background: #f6f8fa; padding: 0.05em 0.3em; border-radius: 4px; }
+@media (max-width: 800px) {
+  .book-sidebar { position: static; width: auto; border-right: 0; border-bottom: 1px solid #d0d7de; }
+  .book-main { margin-left: 0; padding: 1rem; }
+}
+"""
+
+
 def copy_static(out: Path) -> None:
-    """book.css and MathJax (from the installed jupyter-server-mathjax package) into ``out/_static``."""
+    """book.css (:data:`BOOK_CSS`) and MathJax (from the installed jupyter-server-mathjax package) into ``out/_static``."""
     import jupyter_server_mathjax
 
     static = out / "_static"
     static.mkdir(parents=True, exist_ok=True)
-    shutil.copy(TEMPLATES / "book.css", static / "book.css")
+    (static / "book.css").write_text(BOOK_CSS)
     mathjax = Path(jupyter_server_mathjax.__file__).parent / "static"
     if not (mathjax / "MathJax.js").is_file():
         raise FileNotFoundError(f"MathJax not found in {mathjax}: run `make setup` (requirements.txt pins it)")

@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 
 from bertlab import checks as check
-from bertlab import data
+from bertlab import data, learners
 from bertlab import pretraining as P
 from bertlab.model import BertForPreTraining
 from bertlab.course_vocab import course_tokenizer
@@ -269,7 +269,7 @@ assert scores["mlm_acc"] > 0.04 and scores["mask_acc"] > 0.03  # far above a uni
 
 # %% [markdown]
 # ## 6. A longer run: the course's shipped checkpoint
-# `python -m bertlab.runs.pretrain` runs the same training as a command (and under `torchrun` for several
+# `python -m bertlab.runs.make_checkpoint` runs the same training as a command (and under `torchrun` for several
 # processes). The checkpoint in `data/tiny-bert/` was made with it in 28 minutes on **one** CPU thread of a
 # busy 2-core machine; its recipe and measured numbers are in `data/tiny-bert/training.json`:
 
@@ -280,8 +280,7 @@ shipped = data.DATA_DIR / "tiny-bert"
 record = json.loads((shipped / "training.json").read_text())
 ckpt, ckpt_tok = load_pretrained(shipped, model_class=BertForPreTraining)
 s2 = P.evaluate(ckpt, eval_batches, tok.mask_id)  # (computed first: the cell prints all at once)
-print("command:", record["command"].replace("bertlab.pretrain", "bertlab.runs.pretrain"),
-      "(the module has since moved into bertlab.runs)")
+print("command:", record["command"])
 print(f"{record['steps']:,} steps, {record['examples_seen']:,} examples, {record['seconds'] / 60:.0f} min on 1 CPU thread "
       f"(stopped by --minutes 28, before the 6,000-step schedule ended)")
 print(f"NSP pairs: {len(train_pairs):,}, built once and replayed ≈ {record['examples_seen'] / len(train_pairs):.0f} times")
@@ -303,7 +302,7 @@ assert s2["mask_acc"] > base["both_neighbours"] and s2["nsp_acc"] > 0.6  # past 
 # checkpoint was trained with the NSP pairs built once and replayed ≈ 19 times — the masks were redrawn
 # every time, the pairs and their labels never, so it could memorise which B follows which A. The package
 # now rebuilds the pairs each pass (new cut points, new NotNext partners: `rebuild_pairs` in
-# `pretraining.train`, the default in `bertlab.runs.pretrain`; `--replay-pairs` gives the old behaviour).
+# `pretraining.train`, the default in `bertlab.runs.make_checkpoint`; `--replay-pairs` gives the old behaviour).
 # The shipped checkpoint was kept because chapter 06's name-tagging results were measured with it. NSP is
 # the weaker signal anyway; RoBERTa (chapter 09) drops it.
 
@@ -430,12 +429,13 @@ print(f"{'recipe':42}{'steps':>7}{'~min':>5}  {'fine-tuning':40}{'pre-trained':>
 for rung in ladder["rungs"]:
     kept = [v for v, c in zip(rung["values"], rung["collapsed"]) if not c]  # a collapsed run is never averaged in
     m, sd = np.mean(kept), (np.std(kept, ddof=1) if len(kept) > 1 else float("nan"))
-    se = np.sqrt(np.nan_to_num(sd) ** 2 / len(kept) + rung["random_sd"] ** 2 / rung["random_n"])
+    d = learners.difference({"mean": m, "sd": np.nan_to_num(sd), "n": len(kept)},
+                            {"mean": rung["random_mean"], "sd": rung["random_sd"], "n": rung["random_n"]})
     flags = (f" +{len(rung['values']) - len(kept)}c" if len(kept) < len(rung["values"]) else "") + (
         " †" if rung["fine_tuning"] != rung["random_fine_tuning"] else "")
     print(f"{rung['recipe'][:41]:42}{rung['steps']:>7,}{rung['minutes']:>5.0f}  {rung['fine_tuning'][:39]:40}"
           f"{100 * m:>6.1f} ± {100 * sd:3.1f} ({len(kept)}){flags:<6}{100 * rung['random_mean']:>6.1f} ± "
-          f"{100 * rung['random_sd']:.1f}{100 * (m - rung['random_mean']):>+6.1f}{(m - rung['random_mean']) / se:>+6.1f}")
+          f"{100 * rung['random_sd']:.1f}{100 * d['diff']:>+6.1f}{d['z']:>+6.1f}")
 print("+kc: k collapsed runs (one class predicted), left out of the mean;  † the random twin was not fine-tuned with "
       "the rung's own settings (its `random_fine_tuning` in ladder.json: plain fine-tuning at the same or a nearby lr)")
 

@@ -36,14 +36,14 @@ torch.set_num_threads(2)
 
 
 def command_results(name: str) -> dict:
-    """The full runs' numbers saved by `python -m bertlab.runs.finetune` (empty rows if it has not been run)."""
+    """The full runs' numbers saved by `python -m bertlab.runs.learning_curves` (empty rows if it has not been run)."""
     path = data.DATA_DIR / name
     return json.loads(path.read_text()) if path.is_file() else {"rows": {}, "runs": [], "n_train": 0}
 
 
-RESULTS = command_results("finetune_results.json")  # python -m bertlab.runs.finetune
+RESULTS = command_results("finetune_results.json")  # python -m bertlab.runs.learning_curves
 LIVE_EPOCHS = 4  # the live course-BERT runs of section 4 (the command trains up to 15 epochs with early stopping)
-NER_RESULTS = command_results("finetune_ner_results.json")  # python -m bertlab.runs.finetune --task ner
+NER_RESULTS = command_results("finetune_ner_results.json")  # python -m bertlab.runs.learning_curves --task ner
 T_START = time.perf_counter()
 
 # %% [markdown]
@@ -173,7 +173,7 @@ assert factor(0) < 0.05 and factor(29) == 1.0 and factor(299) < 0.01
 # and seeds move small-data results by several: a difference smaller than about two standard errors of the
 # difference is not a finding.
 #
-# The full grid costs hours of CPU, so `python -m bertlab.runs.finetune` ran it and saved every run in
+# The full grid costs hours of CPU, so `python -m bertlab.runs.learning_curves` ran it and saved every run in
 # `data/finetune_results.json`. Here we re-measure **live** what fits in this notebook's two-minute budget —
 # at 1,000 labels, seed 0 — and put both side by side. First the bag-of-words baseline:
 
@@ -599,7 +599,7 @@ for k in range(3):
 #   and MiniLM, pre-trained on modern text, does better still (94.1) — so this does not isolate the domain.
 # * Token classification labels the first word piece and ignores the rest (-100); score entities, not tokens.
 #
-# **Going further:** `python -m bertlab.runs.finetune` (the whole grid; `--task ner` for the tagger); try
+# **Going further:** `python -m bertlab.runs.learning_curves` (the whole grid; `--task ner` for the tagger); try
 # [CLS] pooling for MiniLM (its pooler was not trained by sentence-transformers: measure what that costs);
 # add a CRF layer or BIO-constraint decoding to the tagger; fine-tune with several seeds and report the
 # spread — at 250 labels it is several points.

@@ -1,8 +1,8 @@
 """Pre-train the course's tiny BERT from the command line (chapter 05), single process or with torchrun.
 
-    python -m bertlab.runs.pretrain --config tiny --minutes 20 --out runs/tiny-bert [--seed 0 --threads 1]
-    torchrun --nproc_per_node=2 -m bertlab.runs.pretrain --config tiny --minutes 5 --out runs/ddp
-    python -m bertlab.runs.pretrain --config course-bert --out data/course-bert     # chapter 06's checkpoint
+    python -m bertlab.runs.make_checkpoint --config tiny --minutes 20 --out runs/tiny-bert [--seed 0 --threads 1]
+    torchrun --nproc_per_node=2 -m bertlab.runs.make_checkpoint --config tiny --minutes 5 --out runs/ddp
+    python -m bertlab.runs.make_checkpoint --config course-bert --out data/course-bert     # chapter 06's checkpoint
 
 ``--config tiny``: MLM + NSP on the King James Bible with the course vocabulary (``data/tiny-bert``).
 ``--config course-bert``: task-adaptive pre-training (Gururangan et al., 2020) — MLM only, on the 10,201
@@ -92,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.set_defaults(**COURSE_BERT)
     args = parser.parse_args(argv)
     if args.config == "course-bert":
-        return pretrain_course_bert(args, "python -m bertlab.runs.pretrain " + " ".join(
+        return pretrain_course_bert(args, "python -m bertlab.runs.make_checkpoint " + " ".join(
             argv if argv is not None else sys.argv[1:]))
 
     world, rank = int(os.environ.get("WORLD_SIZE", "1")), int(os.environ.get("RANK", "0"))
@@ -129,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
         scores = evaluate(model, eval_batches, tok.mask_id) if eval_batches else {}
         base = baselines(pairs, eval_batches, tok) if eval_batches else {}
         out = save_pretrained(model, tok, args.out)
-        record = {"command": "python -m bertlab.runs.pretrain " + " ".join(argv if argv is not None else sys.argv[1:]),
+        record = {"command": "python -m bertlab.runs.make_checkpoint " + " ".join(argv if argv is not None else sys.argv[1:]),
                   "args": vars(args), "processes": world, "steps": step, "seconds": round(seconds, 1),
                   "examples_seen": step * args.batch_size, "passes": passes, "pairs_per_pass": len(pairs),
                   "heldout": scores, "baselines": base, "log": log}

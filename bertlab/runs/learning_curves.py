@@ -1,8 +1,8 @@
 """What pre-training buys, and when: learning curves on the review sentences (chapter 06), full runs.
 
-    python -m bertlab.runs.finetune --threads 1                 # the whole grid, resumable (hours on one thread)
-    python -m bertlab.runs.finetune --learners course-bert random-init --sizes 1000 --seeds 0 1 2 3 4
-    python -m bertlab.runs.finetune --task ner                  # name tagging on the KJV, ~15 min
+    python -m bertlab.runs.learning_curves --threads 1                 # the whole grid, resumable (hours on one thread)
+    python -m bertlab.runs.learning_curves --learners course-bert random-init --sizes 1000 --seeds 0 1 2 3 4
+    python -m bertlab.runs.learning_curves --task ner                  # name tagging on the KJV, ~15 min
 
 Seven learners, each trained on ``n`` labelled sentences of the training split (``n`` = 250, 1,000, 4,000 or
 all 10,201), early-stopped on the validation split and scored once on the test split (1,276 sentences):
@@ -113,7 +113,7 @@ def to_markdown(results: dict) -> str:
     table = summarize(results["runs"])
     sizes = [s for s in SIZES if any(str(r["labels"]) == s for r in results["runs"])]
     lines = ["# Chapter 06 — what pre-training buys, and when", "",
-             "Produced by `python -m bertlab.runs.finetune` (commands in order: "
+             "Produced by `python -m bertlab.runs.learning_curves` (commands in order: "
              + "; ".join(f"`{c}`" for c in results["commands"]) + f"). {results['threads']} thread per run on a "
              "2-core machine shared with other work (seconds are wall-clock, comparable only roughly). "
              f"Test split: {results['n_test']} sentences.", "",
@@ -146,7 +146,7 @@ NER_RECIPES = {"random": {"lr": 1e-3, "epochs": 4}, "tiny": {"lr": 1e-3, "epochs
 def run_ner(models: list[str], seed: int, out: Path, progress: bool) -> dict:
     """Train each tagger on the KJV name set; score seen-name and held-out-name verses."""
     ner = load_ner()
-    results = {"command": "python -m bertlab.runs.finetune --task ner", "seed": seed, "threads": torch.get_num_threads(),
+    results = {"command": "python -m bertlab.runs.learning_curves --task ner", "seed": seed, "threads": torch.get_num_threads(),
                "stats": ner["stats"], "sizes": {k: len(ner[k]) for k in ("train", "test_seen", "test_unseen")},
                "rows": {}}
     for name in models:
@@ -198,7 +198,7 @@ def save_runs(out: Path, results: dict, new_runs: list[dict], command: str) -> d
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m bertlab.runs.finetune", description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(prog="python -m bertlab.runs.learning_curves", description=__doc__.split("\n")[0])
     p.add_argument("--task", choices=("sentiment", "ner"), default="sentiment")
     p.add_argument("--learners", nargs="+", default=None, choices=LEARNERS)
     p.add_argument("--sizes", nargs="+", default=None, help="numbers of labelled examples, or 'all'")
@@ -213,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
         if s != "all" and not (s.isdigit() and int(s) > 0):
             p.error(f"--sizes: {s!r} is neither a positive number nor 'all'")
     torch.set_num_threads(args.threads)
-    command = "python -m bertlab.runs.finetune " + " ".join(argv if argv is not None else sys.argv[1:])
+    command = "python -m bertlab.runs.learning_curves " + " ".join(argv if argv is not None else sys.argv[1:])
     if args.task == "ner":
         out = args.out if args.out != p.get_default("out") else data.DATA_DIR / "finetune_ner_results.json"
         models = args.learners or list(NER_RECIPES)
